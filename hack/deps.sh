@@ -10,7 +10,7 @@ PKGS=(
   containerd docker.io podman uidmap   # drop-in and benchmark peers
   docker-registry         # a real OCI registry on loopback
   containernetworking-plugins
-  protobuf-compiler
+  protobuf-compiler libprotobuf-dev
   hyperfine skopeo
 )
 missing=()

@@ -1,0 +1,59 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDefaultConfigRoundTrip(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(p, []byte(DefaultConfigTOML()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c != DefaultConfig() {
+		t.Fatalf("default config does not round-trip: %+v", c)
+	}
+}
+
+func TestConfigErrorsNameTheKey(t *testing.T) {
+	for _, tc := range []struct{ body, want string }{
+		{`bogus = 1`, `unknown key "bogus"`},
+		{`log_level = "loud"`, `log_level "loud"`},
+		{`root = "relative"`, `root "relative"`},
+		{`root = 5`, `root`},
+	} {
+		p := filepath.Join(t.TempDir(), "config.toml")
+		os.WriteFile(p, []byte(tc.body), 0o644)
+		_, err := LoadConfig(p, true)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to mention %q", tc.body, err, tc.want)
+		}
+	}
+	if _, err := LoadConfig("/nonexistent/berth.toml", true); err == nil {
+		t.Error("missing explicit config: no error")
+	}
+	if _, err := LoadConfig("/nonexistent/berth.toml", false); err != nil {
+		t.Errorf("missing default config: %v", err)
+	}
+}
+
+func FuzzLoadConfig(f *testing.F) {
+	f.Add([]byte(DefaultConfigTOML()))
+	f.Add([]byte("root = \"/x\"\n[foo]\nbar=1"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(t.TempDir(), "c.toml")
+		os.WriteFile(p, data, 0o644)
+		c, err := LoadConfig(p, true)
+		if err == nil {
+			if verr := c.Validate(); verr != nil {
+				t.Fatalf("LoadConfig accepted an invalid config: %v", verr)
+			}
+		}
+	})
+}
