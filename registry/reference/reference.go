@@ -279,6 +279,9 @@ func validPath(p string) error {
 		if comp == "" {
 			return fmt.Errorf("component %d is empty", ci)
 		}
+		if comp != strings.ToLower(comp) {
+			return fmt.Errorf("component %q: uppercase letters are not allowed", comp)
+		}
 		if !isAlnumLower(comp[0]) || !isAlnumLower(comp[len(comp)-1]) {
 			return fmt.Errorf("component %q must start and end with a lowercase letter or digit", comp)
 		}
