@@ -2,42 +2,338 @@ package local
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/berth-containers/berth/content"
 	"github.com/berth-containers/berth/internal/errdefs"
+	"github.com/berth-containers/berth/internal/filters"
 )
 
-type store struct{ root string }
+// Algorithms the store accepts.
+var algorithms = []digest.Algorithm{digest.SHA256, digest.SHA512}
+
+// Store is the on-disk content store. Its methods are safe for concurrent
+// use; one process owns a root at a time (berthd holds a lock on its root).
+type Store struct {
+	root string
+
+	mu     sync.Mutex
+	locked map[string]struct{} // ingest refs held by an open writer
+}
+
+var _ content.Store = (*Store)(nil)
 
 // NewStore opens (creating if needed) the content store under root.
-func NewStore(root string) (content.Store, error) { return &store{root: root}, nil }
+func NewStore(root string) (content.Store, error) {
+	return Open(root)
+}
 
-var errTODO = fmt.Errorf("content/local: %w", errdefs.ErrNotImplemented)
+// Open is NewStore returning the concrete type (for the orphan check).
+func Open(root string) (*Store, error) {
+	if root == "" {
+		return nil, fmt.Errorf("content store root: empty: %w", errdefs.ErrInvalidArgument)
+	}
+	for _, d := range []string{"ingest", "blobs/sha256", "blobs/sha512", "labels/sha256", "labels/sha512"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			return nil, fmt.Errorf("content store %s: %w", root, err)
+		}
+	}
+	return &Store{root: root, locked: map[string]struct{}{}}, nil
+}
 
-func (s *store) Info(ctx context.Context, d digest.Digest) (content.Info, error) {
-	return content.Info{}, errTODO
+// Root is the directory the store lives in.
+func (s *Store) Root() string { return s.root }
+
+func validDigest(d digest.Digest) error {
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("digest %q: %v: %w", d, err, errdefs.ErrInvalidArgument)
+	}
+	a := d.Algorithm()
+	if a != digest.SHA256 && a != digest.SHA512 {
+		return fmt.Errorf("digest %q: algorithm %s: only sha256 and sha512 are supported: %w", d, a, errdefs.ErrNotImplemented)
+	}
+	return nil
 }
-func (s *store) Update(ctx context.Context, i content.Info, f ...string) (content.Info, error) {
-	return content.Info{}, errTODO
+
+func (s *Store) blobPath(d digest.Digest) string {
+	return filepath.Join(s.root, "blobs", string(d.Algorithm()), d.Encoded())
 }
-func (s *store) Walk(ctx context.Context, fn func(content.Info) error, f ...string) error {
-	return errTODO
+
+func (s *Store) labelPath(d digest.Digest) string {
+	return filepath.Join(s.root, "labels", string(d.Algorithm()), d.Encoded())
 }
-func (s *store) Delete(ctx context.Context, d digest.Digest) error { return errTODO }
-func (s *store) ReaderAt(ctx context.Context, desc ocispec.Descriptor) (content.ReaderAt, error) {
-	return nil, errTODO
+
+// BlobPath returns where the blob d is (or would be) stored.
+func (s *Store) BlobPath(d digest.Digest) (string, error) {
+	if err := validDigest(d); err != nil {
+		return "", err
+	}
+	return s.blobPath(d), nil
 }
-func (s *store) Status(ctx context.Context, ref string) (content.Status, error) {
-	return content.Status{}, errTODO
+
+// Info returns a committed blob's info.
+func (s *Store) Info(ctx context.Context, d digest.Digest) (content.Info, error) {
+	if err := validDigest(d); err != nil {
+		return content.Info{}, err
+	}
+	fi, err := os.Stat(s.blobPath(d))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return content.Info{}, fmt.Errorf("content %s: %w", d, errdefs.ErrNotFound)
+		}
+		return content.Info{}, fmt.Errorf("content %s: %w", d, err)
+	}
+	return s.info(d, fi)
 }
-func (s *store) ListStatuses(ctx context.Context, f ...string) ([]content.Status, error) {
-	return nil, errTODO
+
+func (s *Store) info(d digest.Digest, fi fs.FileInfo) (content.Info, error) {
+	info := content.Info{Digest: d, Size: fi.Size(), CreatedAt: fi.ModTime(), UpdatedAt: fi.ModTime()}
+	b, err := os.ReadFile(s.labelPath(d))
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &info.Labels); err != nil {
+			return content.Info{}, fmt.Errorf("content %s: labels file: %w", d, err)
+		}
+		if lfi, err := os.Stat(s.labelPath(d)); err == nil {
+			info.UpdatedAt = lfi.ModTime()
+		}
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return content.Info{}, fmt.Errorf("content %s: labels: %w", d, err)
+	}
+	return info, nil
 }
-func (s *store) Abort(ctx context.Context, ref string) error { return errTODO }
-func (s *store) Writer(ctx context.Context, ref string, desc ocispec.Descriptor) (content.Writer, error) {
-	return nil, errTODO
+
+// Update changes a blob's labels ("labels", "labels.<key>"; all when no
+// fieldpaths are given).
+func (s *Store) Update(ctx context.Context, info content.Info, fieldpaths ...string) (content.Info, error) {
+	cur, err := s.Info(ctx, info.Digest)
+	if err != nil {
+		return content.Info{}, err
+	}
+	labels, err := UpdateLabels(cur.Labels, info.Labels, fieldpaths)
+	if err != nil {
+		return content.Info{}, fmt.Errorf("content %s: %w", info.Digest, err)
+	}
+	if err := s.writeLabels(info.Digest, labels); err != nil {
+		return content.Info{}, err
+	}
+	return s.Info(ctx, info.Digest)
+}
+
+// UpdateLabels applies an Update's fieldpaths to cur from next.
+func UpdateLabels(cur, next map[string]string, fieldpaths []string) (map[string]string, error) {
+	if len(fieldpaths) == 0 {
+		return copyLabels(next), nil
+	}
+	out := copyLabels(cur)
+	for _, p := range fieldpaths {
+		switch {
+		case p == "labels":
+			out = copyLabels(next)
+		case strings.HasPrefix(p, "labels."):
+			k := strings.TrimPrefix(p, "labels.")
+			if v, ok := next[k]; ok && v != "" {
+				if out == nil {
+					out = map[string]string{}
+				}
+				out[k] = v
+			} else {
+				delete(out, k)
+			}
+		default:
+			return nil, fmt.Errorf("update fieldpath %q: only labels can change: %w", p, errdefs.ErrInvalidArgument)
+		}
+	}
+	return out, nil
+}
+
+func copyLabels(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Store) writeLabels(d digest.Digest, labels map[string]string) error {
+	p := s.labelPath(d)
+	if len(labels) == 0 {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("content %s: labels: %w", d, err)
+		}
+		return nil
+	}
+	b, err := json.Marshal(labels)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(p, b, 0o600)
+}
+
+// writeFileAtomic writes data to path via a temp file, fsync and rename.
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(mode); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Walk calls fn for every committed blob matching filters (fields:
+// digest, size, labels.<key>).
+func (s *Store) Walk(ctx context.Context, fn func(content.Info) error, fs ...string) error {
+	flt, err := filters.Parse(fs...)
+	if err != nil {
+		return err
+	}
+	for _, alg := range algorithms {
+		dir := filepath.Join(s.root, "blobs", string(alg))
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue
+			}
+			return fmt.Errorf("walk %s: %w", dir, err)
+		}
+		for _, e := range entries {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			d := digest.NewDigestFromEncoded(alg, e.Name())
+			if d.Validate() != nil || !e.Type().IsRegular() {
+				continue // temp files, strays: not blobs
+			}
+			fi, err := e.Info()
+			if err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					continue
+				}
+				return err
+			}
+			info, err := s.info(d, fi)
+			if err != nil {
+				return err
+			}
+			if !flt.Match(InfoAdaptor(info)) {
+				continue
+			}
+			if err := fn(info); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// InfoAdaptor exposes a blob's fields to filters.
+func InfoAdaptor(info content.Info) filters.Adaptor {
+	return func(p []string) (string, bool) {
+		if len(p) == 0 {
+			return "", false
+		}
+		switch p[0] {
+		case "digest":
+			return string(info.Digest), len(p) == 1
+		case "size":
+			return strconv.FormatInt(info.Size, 10), len(p) == 1
+		case "labels":
+			return filters.LabelAdaptor(info.Labels, p[1:])
+		}
+		return "", false
+	}
+}
+
+// Delete removes a committed blob.
+func (s *Store) Delete(ctx context.Context, d digest.Digest) error {
+	if err := validDigest(d); err != nil {
+		return err
+	}
+	if err := os.Remove(s.blobPath(d)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("content %s: %w", d, errdefs.ErrNotFound)
+		}
+		return fmt.Errorf("delete content %s: %w", d, err)
+	}
+	if err := os.Remove(s.labelPath(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete content %s labels: %w", d, err)
+	}
+	return nil
+}
+
+type readerAt struct {
+	*os.File
+	size int64
+}
+
+func (r readerAt) Size() int64 { return r.size }
+
+// ReaderAt opens a committed blob.
+func (s *Store) ReaderAt(ctx context.Context, desc ocispec.Descriptor) (content.ReaderAt, error) {
+	if err := validDigest(desc.Digest); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(s.blobPath(desc.Digest))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("content %s: %w", desc.Digest, errdefs.ErrNotFound)
+		}
+		return nil, fmt.Errorf("open content %s: %w", desc.Digest, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return readerAt{File: f, size: fi.Size()}, nil
 }
