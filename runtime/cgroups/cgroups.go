@@ -2,6 +2,8 @@ package cgroups
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -18,6 +20,9 @@ const (
 	ModeV2     = "v2"     // cgroup2 mounted at <root>
 )
 
+// Unified is the key of the cgroup2 directory in Saved.Paths (v2 and hybrid).
+const Unified = "unified"
+
 // Config says where and for which container cgroups are made.
 type Config struct {
 	Root      string // cgroupfs mount root, default "/sys/fs/cgroup"
@@ -32,6 +37,7 @@ type Config struct {
 type Saved struct {
 	Mode     string            `json:"mode"`
 	Root     string            `json:"root"`
+	Path     string            `json:"path"`  // the cleaned cgroup path inside every hierarchy, e.g. /berth/abc
 	Paths    map[string]string `json:"paths"` // controller (or "unified") → absolute directory
 	Rootless bool              `json:"rootless,omitempty"`
 }
@@ -65,26 +71,91 @@ type Manager interface {
 	Path(controller string) string
 }
 
-// Kill is implemented by managers that can kill the whole cgroup at once
+// Killer is implemented by managers that can kill the whole cgroup at once
 // (cgroup v2's cgroup.kill).
 type Killer interface {
 	Kill() error
 }
 
+// Freezer states returned by FreezerState.
+const (
+	Thawed   = "thawed"
+	Frozen   = "frozen"
+	Freezing = "freezing"
+)
+
 // New detects the mode under c.Root and returns a manager; it creates nothing.
+// Resources, when given, are checked against the controllers the host has, so
+// a spec asking for a missing controller fails here, before anything exists.
 func New(c Config) (Manager, error) {
 	if c.Root == "" {
 		c.Root = DefaultRoot
 	}
-	return nil, fmt.Errorf("cgroups.New: %w", errdefs.ErrNotImplemented)
+	p, err := CleanPath(c.Path, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	mode := Mode(c.Root)
+	s := Saved{Mode: mode, Root: c.Root, Path: p, Paths: map[string]string{}, Rootless: c.Rootless}
+	switch mode {
+	case ModeV2:
+		s.Paths[Unified] = filepath.Join(c.Root, p)
+	default:
+		h, err := discoverV1(c.Root)
+		if err != nil {
+			return nil, err
+		}
+		for ctrl, dir := range h {
+			s.Paths[ctrl] = filepath.Join(dir, p)
+		}
+		if mode == ModeHybrid {
+			s.Paths[Unified] = filepath.Join(c.Root, "unified", p)
+		}
+	}
+	m, err := Load(s)
+	if err != nil {
+		return nil, err
+	}
+	if c.Resources != nil {
+		if err := m.(validator).validate(c.Resources); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+type validator interface {
+	validate(r *specs.LinuxResources) error
 }
 
 // Load re-opens a manager from what Save returned.
 func Load(s Saved) (Manager, error) {
-	return nil, fmt.Errorf("cgroups.Load: %w", errdefs.ErrNotImplemented)
+	if len(s.Paths) == 0 {
+		return nil, fmt.Errorf("cgroups: saved state has no paths: %w", errdefs.ErrInvalidArgument)
+	}
+	switch s.Mode {
+	case ModeV1, ModeHybrid:
+		return newV1(s), nil
+	case ModeV2:
+		if s.Paths[Unified] == "" {
+			return nil, fmt.Errorf("cgroups: saved v2 state has no unified path: %w", errdefs.ErrInvalidArgument)
+		}
+		return newV2(s), nil
+	}
+	return nil, fmt.Errorf("cgroups: saved mode %q unknown: %w", s.Mode, errdefs.ErrInvalidArgument)
 }
 
-// Mode reports the cgroup layout under root: "v1", "hybrid" or "v2".
+// Mode reports the cgroup layout under root: "v1", "hybrid" or "v2". It looks
+// for the cgroup2 marker file cgroup.controllers at root, then at root/unified.
 func Mode(root string) string {
+	if root == "" {
+		root = DefaultRoot
+	}
+	if _, err := os.Stat(filepath.Join(root, "cgroup.controllers")); err == nil {
+		return ModeV2
+	}
+	if _, err := os.Stat(filepath.Join(root, "unified", "cgroup.controllers")); err == nil {
+		return ModeHybrid
+	}
 	return ModeV1
 }
