@@ -1,0 +1,230 @@
+package cgroups
+
+import (
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-containers/berth/internal/testutil"
+)
+
+// requireV1Host fails loudly when the host lacks the v1 layout these tests need.
+func requireV1Host(t *testing.T) {
+	t.Helper()
+	testutil.Integration(t)
+	if m := Mode(DefaultRoot); m != ModeV1 && m != ModeHybrid {
+		t.Fatalf("real cgroup v1 tests need v1 hierarchies under %s; this host is %q", DefaultRoot, m)
+	}
+	h, err := discoverV1(DefaultRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "blkio"} {
+		if h[c] == "" {
+			t.Fatalf("real cgroup v1 tests need the %s controller mounted under %s", c, DefaultRoot)
+		}
+	}
+}
+
+func newReal(t *testing.T, r *specs.LinuxResources) Manager {
+	t.Helper()
+	name := uniqueName(t)
+	m, err := New(Config{Path: "/" + name, ID: name, Resources: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		killAll(t, m)
+		if err := m.Destroy(); err != nil {
+			t.Errorf("destroy: %v", err)
+		}
+		assertGone(t, m.Save())
+	})
+	return m
+}
+
+func TestV1RealLifecycle(t *testing.T) {
+	requireV1Host(t)
+	r := &specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: p64(64 << 20), Swap: p64(128 << 20), Reservation: p64(32 << 20), Swappiness: pu64(10)},
+		CPU:    &specs.LinuxCPU{Shares: pu64(512), Quota: p64(50000), Period: pu64(100000), Cpus: "0", Mems: "0"},
+		Pids:   &specs.LinuxPids{Limit: p64(20)},
+		Devices: append(DefaultDeviceRules(),
+			specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: p64(1), Minor: p64(3), Access: "w"}),
+	}
+	m := newReal(t, r)
+	c := startChild(t, "i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; echo spun; read x")
+	if err := m.Apply(c.pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(r); err != nil {
+		t.Fatal(err)
+	}
+	mem := m.Path("memory")
+	for file, want := range map[string]string{
+		"memory.limit_in_bytes":       "67108864",
+		"memory.memsw.limit_in_bytes": "134217728",
+		"memory.soft_limit_in_bytes":  "33554432",
+		"memory.swappiness":           "10",
+	} {
+		if got := readT(t, mem, file); got != want {
+			t.Errorf("%s = %q, want %q", file, got, want)
+		}
+	}
+	if got := readT(t, m.Path("pids"), "pids.max"); got != "20" {
+		t.Errorf("pids.max = %q", got)
+	}
+	if got := readT(t, m.Path("cpu"), "cpu.shares"); got != "512" {
+		t.Errorf("cpu.shares = %q", got)
+	}
+	if got := readT(t, m.Path("cpu"), "cpu.cfs_quota_us"); got != "50000" {
+		t.Errorf("cpu.cfs_quota_us = %q", got)
+	}
+	if got := readT(t, m.Path("cpuset"), "cpuset.cpus"); got != "0" {
+		t.Errorf("cpuset.cpus = %q", got)
+	}
+	list := readT(t, m.Path("devices"), "devices.list")
+	if !strings.Contains(list, "c 1:5 rwm") || !strings.Contains(list, "c 1:3 rm") || strings.Contains(list, "a *:* rwm") {
+		t.Errorf("devices.list = %q, want c 1:5 rwm and c 1:3 rm, no a *:* rwm", list)
+	}
+
+	// The child is a member of every hierarchy (name=systemd and unified too).
+	cg, err := ProcessCgroups(c.pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := m.Save().Path
+	for _, ctrl := range []string{"memory", "pids", "cpu", "cpuset", "devices", "freezer", "name=systemd"} {
+		if cg[ctrl] != want {
+			t.Errorf("/proc/%d/cgroup: %s = %q, want %q", c.pid, ctrl, cg[ctrl], want)
+		}
+	}
+	if Mode(DefaultRoot) == ModeHybrid && cg[Unified] != want {
+		t.Errorf("/proc/%d/cgroup: unified = %q, want %q", c.pid, cg[Unified], want)
+	}
+	pids, err := m.Pids()
+	if err != nil || !slices.Contains(pids, c.pid) {
+		t.Fatalf("Pids() = %v, %v; want it to contain %d", pids, err, c.pid)
+	}
+	if !m.Exists() {
+		t.Fatal("Exists() = false after Apply")
+	}
+
+	c.goOn()
+	if got := c.line(); got != "spun" {
+		t.Fatalf("child said %q", got)
+	}
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.CPU.Usage.Total == 0 || st.Memory.Usage.Usage == 0 || st.Pids.Current == 0 || st.Pids.Limit != 20 ||
+		st.Memory.Usage.Limit != 64<<20 || len(st.Memory.Raw) == 0 {
+		t.Errorf("stats look empty: %+v", st)
+	}
+	if n, err := m.OOMKillCount(); err != nil || n != 0 {
+		t.Errorf("OOMKillCount = %d, %v", n, err)
+	}
+
+	// Freeze and thaw a real process.
+	if err := m.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := m.FreezerState(); err != nil || s != Frozen {
+		t.Fatalf("FreezerState = %q, %v; want frozen", s, err)
+	}
+	if st := procState(t, c.pid); st != "D" && st != "S" && st != "T" {
+		t.Logf("frozen child state %q", st)
+	}
+	if err := m.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := m.FreezerState(); err != nil || s != Thawed {
+		t.Fatalf("FreezerState = %q, %v; want thawed", s, err)
+	}
+
+	// Load from the saved state and update a limit.
+	m2, err := Load(m.Save())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Set(&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: p64(0)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readT(t, m.Path("pids"), "pids.max"); got != "max" {
+		t.Errorf("pids.max after update = %q, want max", got)
+	}
+}
+
+func procState(t *testing.T, pid int) string {
+	s := readT(t, filepath.Join("/proc", itoa(pid), "stat"))
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 >= len(s) {
+		return ""
+	}
+	return s[i+2 : i+3]
+}
+
+func TestV1RealPidsLimitStopsForks(t *testing.T) {
+	requireV1Host(t)
+	r := &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: p64(5)}}
+	m := newReal(t, r)
+	// dash gives up at the first fork that fails, saying so.
+	c := startChild(t, "echo begin; i=0; while [ $i -lt 10 ]; do sleep 30 & i=$((i+1)); done; echo started $i; read x")
+	if err := m.Apply(c.pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(r); err != nil {
+		t.Fatal(err)
+	}
+	c.goOn()
+	if got := c.line(); got != "begin" {
+		t.Fatalf("child said %q", got)
+	}
+	out := c.line()
+	if !strings.Contains(strings.ToLower(out), "fork") {
+		t.Errorf("child said %q, want a fork failure under pids.max=5", out)
+	}
+	pids, _ := m.Pids()
+	if len(pids) > 5 || len(pids) < 4 {
+		t.Errorf("cgroup holds %d pids with pids.max=5: %v", len(pids), pids)
+	}
+	st, err := m.Stats()
+	if err != nil || st.Pids.Current > 5 || st.Pids.Limit != 5 {
+		t.Errorf("pids stats %+v, %v", st.Pids, err)
+	}
+}
+
+func TestV1RealDevicesDenyWrite(t *testing.T) {
+	requireV1Host(t)
+	r := &specs.LinuxResources{Devices: append(DefaultDeviceRules(),
+		specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: p64(1), Minor: p64(3), Access: "w"})}
+	m := newReal(t, r)
+	c := startChild(t, `if echo x >/dev/null; then echo null-ok; else echo null-denied; fi; if echo x >/dev/zero; then echo zero-ok; else echo zero-denied; fi; read x`)
+	if err := m.Apply(c.pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(r); err != nil {
+		t.Fatal(err)
+	}
+	c.goOn()
+	got := c.line()
+	if strings.Contains(got, "not permitted") {
+		got = c.line()
+	}
+	if got != "null-denied" {
+		t.Errorf("writing /dev/null: %q, want it denied", got)
+	}
+	for {
+		got := c.line()
+		if strings.HasPrefix(got, "zero-") {
+			if got != "zero-ok" {
+				t.Errorf("writing /dev/zero: %q, want zero-ok", got)
+			}
+			break
+		}
+	}
+}
