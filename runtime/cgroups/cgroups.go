@@ -116,6 +116,9 @@ func New(c Config) (Manager, error) {
 	if err != nil {
 		return nil, err
 	}
+	if v2, ok := m.(*v2Manager); ok {
+		v2.initial = c.Resources
+	}
 	if c.Resources != nil {
 		if err := m.(validator).validate(c.Resources); err != nil {
 			return nil, err

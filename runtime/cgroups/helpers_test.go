@@ -138,3 +138,14 @@ func pu16(v uint16) *uint16 { return &v }
 func pbool(v bool) *bool    { return &v }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// verdict is the next output line that is not a shell error message.
+func (c *child) verdict() string {
+	c.t.Helper()
+	for {
+		l := c.line()
+		if !strings.Contains(l, "not permitted") {
+			return l
+		}
+	}
+}

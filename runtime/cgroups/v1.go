@@ -505,7 +505,7 @@ func (m *v1Manager) setHugetlb(limits []specs.LinuxHugepageLimit) error {
 	if d == "" {
 		// Hybrid host with hugetlb only on cgroup2.
 		d, suffix, rsvd = m.s.Paths[Unified], ".max", ".rsvd.max"
-		if err := enableControllers(m.s.Root+"/unified", d, []string{"hugetlb"}, m.trace); err != nil {
+		if err := enableControllers(m.s.Root+"/unified", d, []string{"hugetlb"}, false, m.trace); err != nil {
 			return fmt.Errorf("linux.resources.hugepageLimits: %w", err)
 		}
 	}

@@ -18,10 +18,11 @@ import (
 
 // v2Manager drives a cgroup2 (unified) hierarchy.
 type v2Manager struct {
-	s     Saved
-	dir   string
-	root  string
-	trace func(path, value string)
+	s       Saved
+	dir     string
+	root    string
+	initial *specs.LinuxResources // from New: controllers Apply enables
+	trace   func(path, value string)
 }
 
 func newV2(s Saved) *v2Manager {
@@ -54,7 +55,7 @@ func (m *v2Manager) write(file, value string) error {
 // only creates the directory.
 func (m *v2Manager) Apply(pid int) error {
 	if _, err := os.Stat(m.dir); err != nil {
-		if err := enableControllers(m.root, m.dir, nil, m.trace); err != nil {
+		if err := enableControllers(m.root, m.dir, neededControllers(m.initial), true, m.trace); err != nil {
 			if !(m.s.Rootless && isPerm(err)) {
 				return fmt.Errorf("cgroups: %w", err)
 			}
@@ -77,11 +78,15 @@ func (m *v2Manager) Apply(pid int) error {
 	return nil
 }
 
-// enableControllers makes the controllers in want (nil: every available one)
-// available to leaf by writing "+ctrl" into cgroup.subtree_control of root
-// and of every ancestor of leaf below it, creating missing ancestors. With want
-// nil, failures are tolerated (a cgroup holding processes cannot delegate).
-func enableControllers(root, leaf string, want []string, trace func(string, string)) error {
+// enableControllers makes the controllers in want available to leaf by
+// writing "+ctrl" into cgroup.subtree_control of root and of every ancestor
+// of leaf below it, creating missing ancestors. With inherit, every level below
+// root also enables whatever its parent already delegated to it (so a host
+// whose root delegates everything gives containers everything); the root's own
+// delegation is only extended by want. A controller in want that cannot be
+// enabled is an error; inherited ones are best effort (a cgroup that holds
+// processes cannot delegate).
+func enableControllers(root, leaf string, want []string, inherit bool, trace func(string, string)) error {
 	rel, err := filepath.Rel(root, leaf)
 	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
 		return fmt.Errorf("cgroup %s is not below %s", leaf, root)
@@ -95,43 +100,44 @@ func enableControllers(root, leaf string, want []string, trace func(string, stri
 			}
 		}
 		avail, err := readTrim(cur, "cgroup.controllers")
-		if err != nil && !(want == nil && errors.Is(err, os.ErrNotExist)) {
+		if err != nil && !(len(want) == 0 && errors.Is(err, os.ErrNotExist)) {
 			return err
 		}
 		enabled, err := readTrim(cur, "cgroup.subtree_control")
-		if err != nil && !(want == nil && errors.Is(err, os.ErrNotExist)) {
+		if err != nil && !(len(want) == 0 && errors.Is(err, os.ErrNotExist)) {
 			return err
 		}
-		have := fieldSet(enabled)
-		av := fieldSet(avail)
-		var add []string
-		if want == nil {
+		have, av := fieldSet(enabled), fieldSet(avail)
+		var must, may []string
+		for _, c := range want {
+			if !av[c] {
+				return fmt.Errorf("controller %s is not available in %s: %w", c, filepath.Join(cur, "cgroup.controllers"), errdefs.ErrFailedPrecondition)
+			}
+			if !have[c] {
+				must = append(must, c)
+				have[c] = true
+			}
+		}
+		if inherit && i > 0 {
 			for _, c := range strings.Fields(avail) {
 				if !have[c] {
-					add = append(add, c)
-				}
-			}
-		} else {
-			for _, c := range want {
-				if !av[c] {
-					return fmt.Errorf("controller %s is not available in %s: %w", c, filepath.Join(cur, "cgroup.controllers"), errdefs.ErrFailedPrecondition)
-				}
-				if !have[c] {
-					add = append(add, c)
+					may = append(may, c)
 				}
 			}
 		}
-		if len(add) > 0 {
-			line := "+" + strings.Join(add, " +")
+		if all := append(append([]string{}, must...), may...); len(all) > 0 {
+			line := "+" + strings.Join(all, " +")
 			if trace != nil {
 				trace(filepath.Join(cur, "cgroup.subtree_control"), line)
 			}
 			if err := writeFile(cur, "cgroup.subtree_control", line); err != nil {
-				if want != nil {
-					return fmt.Errorf("enable %s: %w", strings.Join(add, ","), err)
+				// One at a time: required ones must succeed, the rest may not.
+				for _, c := range must {
+					if err := writeFile(cur, "cgroup.subtree_control", "+"+c); err != nil {
+						return fmt.Errorf("enable controller %s: %w", c, err)
+					}
 				}
-				// One at a time: keep whatever can be enabled.
-				for _, c := range add {
+				for _, c := range may {
 					_ = writeFile(cur, "cgroup.subtree_control", "+"+c)
 				}
 			}
@@ -139,6 +145,44 @@ func enableControllers(root, leaf string, want []string, trace func(string, stri
 		cur = filepath.Join(cur, comps[i])
 	}
 	return nil
+}
+
+// neededControllers lists the v2 controllers r writes to.
+func neededControllers(r *specs.LinuxResources) []string {
+	if r == nil {
+		return nil
+	}
+	set := map[string]bool{}
+	if c := r.CPU; c != nil {
+		if c.Shares != nil || c.Quota != nil || c.Period != nil || c.Burst != nil || c.Idle != nil {
+			set["cpu"] = true
+		}
+		if c.Cpus != "" || c.Mems != "" {
+			set["cpuset"] = true
+		}
+	}
+	if r.Memory != nil && (r.Memory.Limit != nil || r.Memory.Reservation != nil || r.Memory.Swap != nil) {
+		set["memory"] = true
+	}
+	if r.Pids != nil && r.Pids.Limit != nil {
+		set["pids"] = true
+	}
+	if b := r.BlockIO; b != nil && (b.Weight != nil || len(b.WeightDevice) > 0 || len(b.ThrottleReadBpsDevice) > 0 ||
+		len(b.ThrottleWriteBpsDevice) > 0 || len(b.ThrottleReadIOPSDevice) > 0 || len(b.ThrottleWriteIOPSDevice) > 0) {
+		set["io"] = true
+	}
+	if len(r.HugepageLimits) > 0 {
+		set["hugetlb"] = true
+	}
+	if len(r.Rdma) > 0 {
+		set["rdma"] = true
+	}
+	for k := range r.Unified {
+		if c, _, ok := strings.Cut(k, "."); ok && c != "cgroup" {
+			set[c] = true
+		}
+	}
+	return sortedKeys(set)
 }
 
 func fieldSet(s string) map[string]bool {
@@ -243,6 +287,9 @@ func (m *v2Manager) Set(r *specs.LinuxResources) error {
 		return nil
 	}
 	if err := m.validate(r); err != nil {
+		return err
+	}
+	if err := m.ensureControllers(neededControllers(r)); err != nil {
 		return err
 	}
 	w := func(field, file, value string) error {
@@ -369,6 +416,32 @@ func (m *v2Manager) Set(r *specs.LinuxResources) error {
 		if err := m.setDevices(r.Devices); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ensureControllers enables, along the path, any controller in need that the
+// cgroup does not have yet (an update may ask for one the create did not).
+func (m *v2Manager) ensureControllers(need []string) error {
+	if len(need) == 0 {
+		return nil
+	}
+	have, err := readTrim(m.dir, "cgroup.controllers")
+	if err != nil {
+		return fmt.Errorf("linux.resources: %w", err)
+	}
+	hs := fieldSet(have)
+	var missing []string
+	for _, c := range need {
+		if !hs[c] {
+			missing = append(missing, c)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if err := enableControllers(m.root, m.dir, missing, false, m.trace); err != nil {
+		return fmt.Errorf("linux.resources needs controllers %s: %w", strings.Join(missing, ","), err)
 	}
 	return nil
 }
