@@ -8,8 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 
 	digest "github.com/opencontainers/go-digest"
@@ -122,7 +120,7 @@ func (s *Store) Update(ctx context.Context, info content.Info, fieldpaths ...str
 	if err != nil {
 		return content.Info{}, err
 	}
-	labels, err := UpdateLabels(cur.Labels, info.Labels, fieldpaths)
+	labels, err := content.UpdateLabels(cur.Labels, info.Labels, fieldpaths)
 	if err != nil {
 		return content.Info{}, fmt.Errorf("content %s: %w", info.Digest, err)
 	}
@@ -130,44 +128,6 @@ func (s *Store) Update(ctx context.Context, info content.Info, fieldpaths ...str
 		return content.Info{}, err
 	}
 	return s.Info(ctx, info.Digest)
-}
-
-// UpdateLabels applies an Update's fieldpaths to cur from next.
-func UpdateLabels(cur, next map[string]string, fieldpaths []string) (map[string]string, error) {
-	if len(fieldpaths) == 0 {
-		return copyLabels(next), nil
-	}
-	out := copyLabels(cur)
-	for _, p := range fieldpaths {
-		switch {
-		case p == "labels":
-			out = copyLabels(next)
-		case strings.HasPrefix(p, "labels."):
-			k := strings.TrimPrefix(p, "labels.")
-			if v, ok := next[k]; ok && v != "" {
-				if out == nil {
-					out = map[string]string{}
-				}
-				out[k] = v
-			} else {
-				delete(out, k)
-			}
-		default:
-			return nil, fmt.Errorf("update fieldpath %q: only labels can change: %w", p, errdefs.ErrInvalidArgument)
-		}
-	}
-	return out, nil
-}
-
-func copyLabels(m map[string]string) map[string]string {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func (s *Store) writeLabels(d digest.Digest, labels map[string]string) error {
@@ -265,7 +225,7 @@ func (s *Store) Walk(ctx context.Context, fn func(content.Info) error, fs ...str
 			if err != nil {
 				return err
 			}
-			if !flt.Match(InfoAdaptor(info)) {
+			if !flt.Match(content.InfoAdaptor(info)) {
 				continue
 			}
 			if err := fn(info); err != nil {
@@ -274,24 +234,6 @@ func (s *Store) Walk(ctx context.Context, fn func(content.Info) error, fs ...str
 		}
 	}
 	return nil
-}
-
-// InfoAdaptor exposes a blob's fields to filters.
-func InfoAdaptor(info content.Info) filters.Adaptor {
-	return func(p []string) (string, bool) {
-		if len(p) == 0 {
-			return "", false
-		}
-		switch p[0] {
-		case "digest":
-			return string(info.Digest), len(p) == 1
-		case "size":
-			return strconv.FormatInt(info.Size, 10), len(p) == 1
-		case "labels":
-			return filters.LabelAdaptor(info.Labels, p[1:])
-		}
-		return "", false
-	}
 }
 
 // Delete removes a committed blob.
