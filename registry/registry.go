@@ -61,12 +61,3 @@ type Options struct {
 	UserAgent   string
 }
 
-// NewResolver returns a Resolver.
-func NewResolver(opts Options) Resolver {
-	return nil
-}
-
-// Endpoints lists where ref would be tried, in order (`berth registry resolve`).
-func Endpoints(ref string, cfg hosts.Config) ([]hosts.Endpoint, error) {
-	return nil, nil
-}

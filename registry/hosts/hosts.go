@@ -1,7 +1,6 @@
 package hosts
 
 import (
-	"crypto/tls"
 	"net/http"
 	"strings"
 )
@@ -87,14 +86,3 @@ func (e Endpoint) String() string {
 
 // URL is scheme://host/path of the API root.
 func (e Endpoint) URL() string { return e.Scheme + "://" + e.Host + e.Path }
-
-// TLSConfig builds the TLS client configuration of an https endpoint.
-func (e Endpoint) TLSConfig() (*tls.Config, error) {
-	return nil, nil
-}
-
-// Endpoints returns the ordered endpoints for registry host (as in a
-// reference's domain, e.g. "docker.io" or "127.0.0.1:5000").
-func (c Config) Endpoints(host string) ([]Endpoint, error) {
-	return nil, nil
-}
