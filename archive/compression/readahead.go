@@ -51,16 +51,13 @@ func (ra *readAhead) fill(src io.Reader) {
 		case <-ra.done:
 			return
 		}
-		n, err := io.ReadFull(src, buf[:cap(buf)])
+		n, err := readFull(src, buf[:cap(buf)])
 		if n > 0 {
 			select {
 			case ra.full <- buf[:n]:
 			case <-ra.done:
 				return
 			}
-		}
-		if err == io.ErrUnexpectedEOF {
-			err = io.EOF
 		}
 		if err != nil {
 			ra.errc <- err
@@ -105,4 +102,18 @@ func (ra *readAhead) Close() error {
 		return ra.closeFn()
 	}
 	return nil
+}
+
+// readFull fills buf unless src ends or fails first; unlike io.ReadFull it
+// returns src's own error (io.EOF at a clean end).
+func readFull(src io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := src.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
