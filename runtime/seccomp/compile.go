@@ -1,8 +1,10 @@
 package seccomp
 
 import (
+	"cmp"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -74,7 +76,13 @@ func Compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 	}
 	def := actionValue(s.DefaultAction, s.DefaultErrnoRet)
 
-	var a asm
+	a := asm{
+		prog:   make([]unix.SockFilter, 0, 1024),
+		jt:     make([]int, 0, 1024),
+		jf:     make([]int, 0, 1024),
+		jaL:    make([]int, 0, 1024),
+		labels: make([]int, 0, 256),
+	}
 	// Dispatch on seccomp_data.arch; each audit value appears once (x86_64
 	// and x32 share one).
 	a.ld(offArch)
@@ -152,45 +160,74 @@ func Compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 
 func runtimeArch() string { return runtime.GOARCH }
 
-// rulesFor gathers, for one architecture, the rules of every syscall number.
-func rulesFor(ai *archInfo, s *specs.LinuxSeccomp, def uint32) map[uint32][]rule {
-	out := map[uint32][]rule{}
-	uncond := map[uint32]bool{}
+// sysRules is the rule list of one syscall number.
+type sysRules struct {
+	nr    uint32
+	rules []rule
+}
+
+// rulesFor gathers, for one architecture, the rules of every syscall
+// number, sorted by number.
+func rulesFor(ai *archInfo, s *specs.LinuxSeccomp, def uint32) []sysRules {
+	type entry struct {
+		nr  uint32
+		seq int
+		r   rule
+	}
+	entries := make([]entry, 0, 512)
+	seq := 0
 	for _, sc := range s.Syscalls {
 		act := actionValue(sc.Action, sc.ErrnoRet)
 		if act == def {
 			continue
 		}
-		var rules []rule
-		dup := map[uint]bool{}
 		split := false
+		var seen [6]bool
 		for _, c := range sc.Args {
-			if dup[c.Index] {
+			if seen[c.Index] {
 				split = true
 			}
-			dup[c.Index] = true
-		}
-		if split {
-			for _, c := range sc.Args {
-				rules = append(rules, rule{act, []specs.LinuxSeccompArg{c}})
-			}
-		} else {
-			rules = []rule{{act, sc.Args}}
+			seen[c.Index] = true
 		}
 		for _, name := range sc.Names {
 			nr, ok := ai.table[name]
-			if !ok || uncond[nr] {
+			if !ok {
 				continue
 			}
-			for _, r := range rules {
-				if len(r.conds) == 0 {
-					uncond[nr] = true
-					out[nr] = []rule{r}
-					break
+			if split {
+				for i := range sc.Args {
+					entries = append(entries, entry{nr, seq, rule{act, sc.Args[i : i+1]}})
+					seq++
 				}
-				out[nr] = append(out[nr], r)
+			} else {
+				entries = append(entries, entry{nr, seq, rule{act, sc.Args}})
+				seq++
 			}
 		}
+	}
+	slices.SortFunc(entries, func(x, y entry) int {
+		if x.nr != y.nr {
+			return cmp.Compare(x.nr, y.nr)
+		}
+		return cmp.Compare(x.seq, y.seq)
+	})
+	out := make([]sysRules, 0, len(entries))
+	flat := make([]rule, 0, len(entries))
+	for i := 0; i < len(entries); {
+		j := i
+		for j < len(entries) && entries[j].nr == entries[i].nr {
+			j++
+		}
+		start := len(flat)
+		for k := i; k < j; k++ {
+			if len(entries[k].r.conds) == 0 {
+				flat = append(flat[:start], entries[k].r)
+				break
+			}
+			flat = append(flat, entries[k].r)
+		}
+		out = append(out, sysRules{nr: entries[i].nr, rules: flat[start:len(flat):len(flat)]})
+		i = j
 	}
 	return out
 }
@@ -198,34 +235,38 @@ func rulesFor(ai *archInfo, s *specs.LinuxSeccomp, def uint32) map[uint32][]rule
 // section emits the code for one architecture: compare seccomp_data.nr with
 // every filtered syscall, then the default action.
 func (a *asm) section(ai *archInfo, s *specs.LinuxSeccomp, def uint32) error {
-	rules := rulesFor(ai, s, def)
-	nrs := make([]uint32, 0, len(rules))
-	for nr := range rules {
-		nrs = append(nrs, nr)
-	}
-	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })
+	all := rulesFor(ai, s, def)
 
 	// Unconditional syscalls grouped by action: a run of JEQs that share
 	// one RET.
-	byAction := map[uint32][]uint32{}
-	var order []uint32
-	var conditional []uint32
-	for _, nr := range nrs {
-		r := rules[nr]
-		if len(r) == 1 && len(r[0].conds) == 0 {
-			if _, ok := byAction[r[0].action]; !ok {
-				order = append(order, r[0].action)
+	type group struct {
+		action uint32
+		nrs    []uint32
+	}
+	var groups []*group
+	var conditional []sysRules
+	for _, sr := range all {
+		if len(sr.rules) == 1 && len(sr.rules[0].conds) == 0 {
+			var g *group
+			for _, x := range groups {
+				if x.action == sr.rules[0].action {
+					g = x
+				}
 			}
-			byAction[r[0].action] = append(byAction[r[0].action], nr)
+			if g == nil {
+				g = &group{action: sr.rules[0].action}
+				groups = append(groups, g)
+			}
+			g.nrs = append(g.nrs, sr.nr)
 			continue
 		}
-		conditional = append(conditional, nr)
+		conditional = append(conditional, sr)
 	}
 	// The biggest group (usually ALLOW) first: it is the common case.
-	sort.SliceStable(order, func(i, j int) bool { return len(byAction[order[i]]) > len(byAction[order[j]]) })
+	sort.SliceStable(groups, func(i, j int) bool { return len(groups[i].nrs) > len(groups[j].nrs) })
 	a.ld(offNr)
-	for _, act := range order {
-		list := byAction[act]
+	for _, g := range groups {
+		list := g.nrs
 		for len(list) > 0 {
 			n := min(len(list), maxChunk)
 			chunk := list[:n]
@@ -239,17 +280,17 @@ func (a *asm) section(ai *archInfo, s *specs.LinuxSeccomp, def uint32) error {
 				}
 			}
 			a.place(ret)
-			a.ret(act)
+			a.ret(g.action)
 			a.place(after)
 		}
 	}
-	for _, nr := range conditional {
+	for _, sr := range conditional {
 		match, after := a.newLabel(), a.newLabel()
 		// JEQ reaches the body with a short jump; a JA skips it however long.
-		a.jump(opJeqK, nr, match, labelNext)
+		a.jump(opJeqK, sr.nr, match, labelNext)
 		a.ja(after)
 		a.place(match)
-		for _, r := range rules[nr] {
+		for _, r := range sr.rules {
 			next := a.newLabel()
 			for _, c := range r.conds {
 				a.cond(c, ai.bits32, next)

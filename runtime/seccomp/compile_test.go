@@ -287,9 +287,13 @@ func TestValidateErrors(t *testing.T) {
 		{func(s *specs.LinuxSeccomp) {
 			s.Syscalls[1].Args = []specs.LinuxSeccompArg{{Index: 0, Op: specs.OpEqualTo}, {Index: 6, Op: specs.OpEqualTo}}
 		}, `linux.seccomp.syscalls[1].args[1].index: 6 out of range 0-5`},
-		{func(s *specs.LinuxSeccomp) { s.Syscalls[1].Args = []specs.LinuxSeccompArg{{Index: 0, Op: "SCMP_CMP_FOO"}} }, `linux.seccomp.syscalls[1].args[0].op: unknown operator "SCMP_CMP_FOO"`},
+		{func(s *specs.LinuxSeccomp) {
+			s.Syscalls[1].Args = []specs.LinuxSeccompArg{{Index: 0, Op: "SCMP_CMP_FOO"}}
+		}, `linux.seccomp.syscalls[1].args[0].op: unknown operator "SCMP_CMP_FOO"`},
 		{func(s *specs.LinuxSeccomp) { s.Flags = []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_FOO"} }, `linux.seccomp.flags[0]: unknown flag "SECCOMP_FILTER_FLAG_FOO"`},
-		{func(s *specs.LinuxSeccomp) { s.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv} }, `linux.seccomp.flags[0]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a SCMP_ACT_NOTIFY rule`},
+		{func(s *specs.LinuxSeccomp) {
+			s.Flags = []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv}
+		}, `linux.seccomp.flags[0]: SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV needs a SCMP_ACT_NOTIFY rule`},
 		{func(s *specs.LinuxSeccomp) { s.Syscalls[0].Action = specs.ActNotify }, `linux.seccomp.listenerPath: required when a rule uses SCMP_ACT_NOTIFY`},
 	}
 	for i, tc := range cases {

@@ -4,7 +4,6 @@ package seccomp
 
 import (
 	"fmt"
-	"regexp"
 	"runtime"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -81,7 +80,19 @@ const badArchAction = unix.SECCOMP_RET_KILL_THREAD
 // maxInsns is the kernel's limit on a classic BPF program (BPF_MAXINSNS).
 const maxInsns = 4096
 
-var syscallNameRe = regexp.MustCompile(`^[a-z0-9_]{1,64}$`)
+// validSyscallName: 1-64 characters of [a-z0-9_].
+func validSyscallName(n string) bool {
+	if len(n) == 0 || len(n) > 64 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
 
 func invalid(field, format string, a ...any) error {
 	return fmt.Errorf("%s: %s: %w", field, fmt.Sprintf(format, a...), errdefs.ErrInvalidArgument)
@@ -119,7 +130,7 @@ func validate(s *specs.LinuxSeccomp) (notify bool, err error) {
 			return false, invalid(field+".names", "must name at least one syscall")
 		}
 		for j, n := range sc.Names {
-			if !syscallNameRe.MatchString(n) {
+			if !validSyscallName(n) {
 				return false, invalid(fmt.Sprintf("%s.names[%d]", field, j), "invalid syscall name %q", n)
 			}
 		}
