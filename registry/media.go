@@ -45,7 +45,9 @@ func IsIndexType(mt string) bool {
 }
 
 // IsSchema1 reports the legacy Docker schema 1 manifest types Berth refuses.
-func IsSchema1(mt string) bool { return mt == MediaTypeDockerSchema1 || mt == MediaTypeDockerSchema1Signed }
+func IsSchema1(mt string) bool {
+	return mt == MediaTypeDockerSchema1 || mt == MediaTypeDockerSchema1Signed
+}
 
 func unsupported(what, mt string) error {
 	return fmt.Errorf("%s: media type %q is unsupported (Docker schema 1 manifests are obsolete; push the image again with a current client): %w", what, mt, errdefs.ErrNotImplemented)

@@ -60,4 +60,3 @@ type Options struct {
 	ChunkSize   int64         // uploads larger than this go in PATCH chunks of this size (default 0: monolithic)
 	UserAgent   string
 }
-

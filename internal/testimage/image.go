@@ -55,7 +55,7 @@ func (c Compression) String() string {
 type Options struct {
 	Compression Compression
 	Docker      bool               // Docker schema2 media types (zstd is OCI-only)
-	Platforms   []ocispec.Platform // more than one (or Index) makes an index as the root
+	Platforms   []Platform // more than one (or Index) makes an index as the root
 	Index       bool               // make an index even for one platform
 	Labels      map[string]string  // config labels
 }
@@ -334,3 +334,6 @@ func sortedEntries(es []entry) []entry {
 	sort.SliceStable(es, func(i, j int) bool { return es[i].hdr.Name < es[j].hdr.Name })
 	return es
 }
+
+// Platform is an image platform (ocispec.Platform).
+type Platform = ocispec.Platform
