@@ -92,4 +92,3 @@ func chain(tx *bolt.Tx, parent string) ([]record, error) {
 func nextID(tx *bolt.Tx) (uint64, error) {
 	return tx.Bucket(bucketSnapshots).NextSequence()
 }
-
