@@ -18,7 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-containers/berth/internal/errdefs"
-	"github.com/berth-containers/berth/internal/testutil"
 )
 
 const childEnv = "BERTH_CAPS_TEST_CHILD"
@@ -76,7 +75,7 @@ func child(v string) int {
 		return 5
 	}
 	if req.Exec {
-		err := unix.Exec(testutil.BusyboxStatic, []string{"cat", "/proc/self/status"}, []string{"PATH=/bin"})
+		err := unix.Exec("/bin/busybox", []string{"cat", "/proc/self/status"}, []string{"PATH=/bin"})
 		fmt.Fprintln(os.Stderr, "child: exec:", err)
 		return 6
 	}
@@ -138,7 +137,6 @@ func names2num(n string) int {
 	}
 	return v
 }
-
 
 func TestNewMasks(t *testing.T) {
 	s, err := New(&specs.LinuxCapabilities{
@@ -234,7 +232,7 @@ func TestNewerThanKernelIgnored(t *testing.T) {
 
 // The thread that applied the set carries exactly its masks.
 func TestApplyThreadMasks(t *testing.T) {
-	testutil.Integration(t)
+	integration(t)
 	c := &specs.LinuxCapabilities{
 		Bounding:    []string{"CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_SETPCAP", "CAP_SYS_ADMIN"},
 		Effective:   []string{"CAP_KILL", "CAP_SYS_ADMIN"},
@@ -260,7 +258,7 @@ func TestApplyThreadMasks(t *testing.T) {
 // After a switch to an unprivileged user and execve of a plain binary, only
 // the ambient set survives into permitted and effective (capabilities(7)).
 func TestApplyAcrossExecAsUser(t *testing.T) {
-	testutil.Integration(t)
+	integration(t)
 	c := &specs.LinuxCapabilities{
 		Bounding:    []string{"CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW"},
 		Effective:   []string{"CAP_KILL", "CAP_NET_BIND_SERVICE"},
@@ -284,7 +282,7 @@ func TestApplyAcrossExecAsUser(t *testing.T) {
 // No capabilities at all: a root process keeps none across execve either,
 // because the bounding set is empty.
 func TestApplyEmpty(t *testing.T) {
-	testutil.Integration(t)
+	integration(t)
 	got := runChild(t, childReq{Caps: &specs.LinuxCapabilities{}, Exec: true})
 	for k, v := range got {
 		if v != 0 {
@@ -331,7 +329,7 @@ func selfStatus(t *testing.T, field string) uint64 {
 
 // Raising an ambient capability that is not permitted fails with a clear error.
 func TestApplyAmbientNotPermitted(t *testing.T) {
-	testutil.Integration(t)
+	integration(t)
 	b, _ := json.Marshal(childReq{Caps: &specs.LinuxCapabilities{
 		Bounding: []string{"CAP_KILL"}, Ambient: []string{"CAP_KILL"},
 	}})
@@ -342,5 +340,18 @@ func TestApplyAmbientNotPermitted(t *testing.T) {
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).ExitStatus() != 5 ||
 		!strings.Contains(string(out), "raise ambient CAP_KILL") {
 		t.Fatalf("err = %v, output %q; want exit 5 naming CAP_KILL", err, out)
+	}
+}
+
+// integration is testutil.Integration, which this package cannot import
+// (testutil → runtime/spec → this package): root tests run in `make test`,
+// not under -short, and fail loudly without root.
+func integration(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: runs in `make test`, not under -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Fatalf("this test needs root (uid 0); run the suite as root (make test)")
 	}
 }
