@@ -19,7 +19,6 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-
 )
 
 const (
@@ -356,7 +355,6 @@ func ioctlPtr(fd int, req uint, p unsafe.Pointer) error {
 	}
 	return nil
 }
-
 
 // integration is testutil.Integration, which this package cannot import
 // (testutil → runtime/spec → this package): root tests run in `make test`,
