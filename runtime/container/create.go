@@ -1,0 +1,318 @@
+package container
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-containers/berth/internal/errdefs"
+	"github.com/berth-containers/berth/runtime/cgroups"
+	"github.com/berth-containers/berth/runtime/console"
+	"github.com/berth-containers/berth/runtime/hooks"
+	"github.com/berth-containers/berth/runtime/initproc"
+	"github.com/berth-containers/berth/runtime/linuxproc"
+	"github.com/berth-containers/berth/runtime/spec"
+	"github.com/berth-containers/berth/runtime/state"
+)
+
+// CreateOpts are create's (and run's) options.
+type CreateOpts struct {
+	ID            string
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	NoPivot       bool
+	NoNewKeyring  bool
+	PreserveFDs   int
+	Stdio         Stdio
+	// Spec, when set, is used instead of loading bundle/config.json.
+	Spec *specs.Spec
+	// attach: the caller will copy the terminal itself (run in the foreground
+	// without --console-socket); create returns the pty master in Created.
+	attach bool
+}
+
+// Created describes a container create made.
+type Created struct {
+	Pid    int
+	Master *os.File // pty master when the caller attaches (run)
+	proc   *spawned
+}
+
+// Create creates a container: after it returns, the init process waits on the
+// exec fifo and no user code has run. On failure nothing is left behind.
+func (r *Runtime) Create(o CreateOpts) (*Created, error) {
+	if err := spec.ValidateID(o.ID); err != nil {
+		return nil, err
+	}
+	bundle, err := filepath.Abs(o.Bundle)
+	if err != nil {
+		return nil, fmt.Errorf("--bundle %s: %w", o.Bundle, err)
+	}
+	s := o.Spec
+	if s == nil {
+		if s, err = spec.Load(bundle); err != nil {
+			return nil, err
+		}
+	}
+	if s.Process == nil {
+		return nil, fmt.Errorf("process: missing: %w", errdefs.ErrInvalidArgument)
+	}
+	if s.Process.Terminal && o.ConsoleSocket == "" && !o.attach {
+		return nil, fmt.Errorf("process.terminal is set but no --console-socket was given (it is needed when the runtime detaches): %w", errdefs.ErrInvalidArgument)
+	}
+	if !s.Process.Terminal && o.ConsoleSocket != "" {
+		return nil, fmt.Errorf("--console-socket given but process.terminal is false: %w", errdefs.ErrInvalidArgument)
+	}
+	boot, err := bootstrapFor(s)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
+	}
+	var cgPath string
+	var res *specs.LinuxResources
+	var uidMap, gidMap []specs.LinuxIDMapping
+	if s.Linux != nil {
+		cgPath, res, uidMap, gidMap = s.Linux.CgroupsPath, s.Linux.Resources, s.Linux.UIDMappings, s.Linux.GIDMappings
+	}
+	cg, err := cgroups.New(cgroups.Config{Root: r.CgroupRoot, Path: cgPath, ID: o.ID, Resources: res, Rootless: r.Rootless})
+	if err != nil {
+		return nil, err
+	}
+	if cg.Exists() {
+		// Another container's cgroup, or one a crash left: joining it would mix
+		// their processes, so refuse rather than share.
+		if pids, _ := cg.Pids(); len(pids) > 0 {
+			return nil, fmt.Errorf("linux.cgroupsPath %q: cgroup is in use by other processes: %w", cg.Save().Path, errdefs.ErrAlreadyExists)
+		}
+	}
+	rootfsPath := s.Root.Path
+	if !filepath.IsAbs(rootfsPath) {
+		rootfsPath = filepath.Join(bundle, rootfsPath)
+	}
+
+	h, err := state.Create(r.root(), o.ID)
+	if err != nil {
+		return nil, err
+	}
+	var proc *spawned
+	cgExisted := cg.Exists()
+	ok := false
+	defer func() {
+		if ok {
+			return
+		}
+		proc.kill()
+		if !cgExisted {
+			_ = cg.Destroy()
+		}
+		_ = h.Remove()
+	}()
+
+	fifoPath := h.Path(state.FifoFile)
+	if err := unix.Mkfifo(fifoPath, 0o622); err != nil {
+		return nil, fmt.Errorf("exec fifo: %w", err)
+	}
+	_ = unix.Chmod(fifoPath, 0o622)
+	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("exec fifo: %w", err)
+	}
+	defer fifo.Close()
+
+	var consoleSock, recvSock *os.File
+	if s.Process.Terminal {
+		if o.ConsoleSocket != "" {
+			if consoleSock, err = console.Connect(o.ConsoleSocket); err != nil {
+				return nil, err
+			}
+		} else {
+			if consoleSock, recvSock, err = socketPair(); err != nil {
+				return nil, err
+			}
+			defer recvSock.Close()
+		}
+		defer consoleSock.Close()
+	}
+
+	req := &spawnReq{
+		boot:        boot,
+		preserveFDs: o.PreserveFDs,
+		fifo:        fifo,
+		console:     consoleSock,
+		stdio:       o.Stdio,
+		cgroup:      cg,
+		resources:   withDefaultDevices(res, s.Linux),
+		uidMap:      uidMap,
+		gidMap:      gidMap,
+		rootless:    r.Rootless,
+		cfg: initproc.Config{
+			Kind: initproc.KindCreate, ID: o.ID, Bundle: bundle, Spec: s, Process: s.Process,
+			NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Rootless: r.Rootless,
+		},
+	}
+	if s.Linux != nil && !hasNamespace(s, specs.CgroupNamespace) {
+		req.cfg.CgroupPaths = cgroupPaths(cg)
+	}
+	proc, err = spawn(req)
+	if err != nil {
+		return nil, fmt.Errorf("create container %q: %w", o.ID, err)
+	}
+	ps, err := state.Stat(proc.pid)
+	if err != nil {
+		return nil, fmt.Errorf("create container %q: init exited early: %w", o.ID, err)
+	}
+	savedCg, _ := json.Marshal(cg.Save())
+	st := &state.State{
+		ID: o.ID, Bundle: bundle, Rootfs: rootfsPath, Pid: proc.pid, StartTime: ps.StartTime,
+		Created: time.Now().UTC(), Owner: owner(), Annotations: s.Annotations, Cgroup: savedCg,
+		Rootless: r.Rootless, Config: s,
+	}
+	// Recorded before anything else runs, so `delete --force` can clean up
+	// after a crash from here on.
+	if err := h.Save(st); err != nil {
+		return nil, err
+	}
+	if s.Process.OOMScoreAdj != nil {
+		if err := linuxproc.SetOOMScoreAdj(proc.pid, s.Process.OOMScoreAdj); err != nil {
+			if errors.Is(err, errdefs.ErrNotImplemented) {
+				err = writeOOMScoreAdj(proc.pid, *s.Process.OOMScoreAdj)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
+			}
+		}
+	}
+	ociState := &specs.State{Version: specs.Version, ID: o.ID, Status: specs.StateCreating, Pid: proc.pid, Bundle: bundle, Annotations: s.Annotations}
+	for done := false; !done; {
+		m, err := readInit(proc.sync)
+		if err != nil {
+			if err == io.EOF {
+				err = errors.New("init exited without reporting")
+			}
+			return nil, fmt.Errorf("create container %q: %w", o.ID, err)
+		}
+		switch m.Type {
+		case initproc.MsgMounted:
+			if err := hooks.RunAll(s.Hooks, hooks.Prestart, ociState); err != nil {
+				return nil, err
+			}
+			if err := hooks.RunAll(s.Hooks, hooks.CreateRuntime, ociState); err != nil {
+				return nil, err
+			}
+			if err := initproc.Send(proc.sync, initproc.Message{Type: initproc.MsgHooksDone, State: ociState}); err != nil {
+				return nil, err
+			}
+		case initproc.MsgReady:
+			done = true
+		default:
+			return nil, fmt.Errorf("create container %q: unexpected message %q from init", o.ID, m.Type)
+		}
+	}
+	c := &Created{Pid: proc.pid, proc: proc}
+	if recvSock != nil {
+		if c.Master, err = console.RecvFd(recvSock); err != nil {
+			return nil, err
+		}
+	}
+	st.CreateDone = true
+	if err := h.Save(st); err != nil {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, proc.pid); err != nil {
+			return nil, err
+		}
+	}
+	proc.sync.Close()
+	proc.sync = nil
+	ok = true
+	h.Unlock()
+	return c, nil
+}
+
+func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// cgroupPaths maps /proc/self/cgroup controller names to the container's path.
+func cgroupPaths(cg cgroups.Manager) map[string]string {
+	p := cg.Save().Path
+	return map[string]string{"": p, "*": p}
+}
+
+func socketPair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("console socket pair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-recv"), nil
+}
+
+func writeOOMScoreAdj(pid, v int) error {
+	err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(v)), 0)
+	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("setting %d needs CAP_SYS_RESOURCE, which the runtime lacks: %w", v, err)
+	}
+	return err
+}
+
+// writePidFile writes pid atomically (containerd and podman read it at once).
+func writePidFile(path string, pid int) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("--pid-file %s: %w", path, err)
+	}
+	if err := state.WriteFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("--pid-file: %w", err)
+	}
+	return nil
+}
+
+func owner() string {
+	return strconv.Itoa(os.Geteuid())
+}
+
+// withDefaultDevices returns the resources create writes: the spec's device
+// rules between a deny-all and the standard allowlist (which always wins, as in
+// runc), plus an allow rule for every linux.devices entry.
+func withDefaultDevices(res *specs.LinuxResources, l *specs.Linux) *specs.LinuxResources {
+	out := specs.LinuxResources{}
+	if res != nil {
+		out = *res
+	}
+	def := cgroups.DefaultDeviceRules()
+	rules := append([]specs.LinuxDeviceCgroup{def[0]}, out.Devices...)
+	rules = append(rules, def[1:]...)
+	if l != nil {
+		for _, d := range l.Devices {
+			typ := d.Type
+			switch typ {
+			case "u":
+				typ = "c"
+			case "c", "b":
+			default:
+				continue // fifos are not device-controlled
+			}
+			maj, min := d.Major, d.Minor
+			rules = append(rules, specs.LinuxDeviceCgroup{Allow: true, Type: typ, Major: &maj, Minor: &min, Access: "rwm"})
+		}
+	}
+	out.Devices = rules
+	return &out
+}

@@ -1,0 +1,328 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-containers/berth/internal/errdefs"
+	"github.com/berth-containers/berth/runtime/hooks"
+	"github.com/berth-containers/berth/runtime/state"
+)
+
+func notCreated(id string) error {
+	return fmt.Errorf("container %q has no recorded state (its create did not finish; use delete --force): %w", id, errdefs.ErrFailedPrecondition)
+}
+
+// Start lets a created container's init exec the user program.
+func (r *Runtime) Start(id string) error {
+	h, st, err := r.open(id)
+	if err != nil {
+		return err
+	}
+	defer h.Unlock()
+	if st == nil {
+		return notCreated(id)
+	}
+	switch status := r.status(h.Dir, st); status {
+	case StatusCreated:
+	case StatusStopped:
+		return fmt.Errorf("cannot start a container that has stopped: %w", errdefs.ErrFailedPrecondition)
+	case StatusCreating:
+		return fmt.Errorf("cannot start container %q: it is still being created: %w", id, errdefs.ErrFailedPrecondition)
+	default:
+		return fmt.Errorf("cannot start an already running container (status %s): %w", status, errdefs.ErrFailedPrecondition)
+	}
+	return r.start(h, st)
+}
+
+func (r *Runtime) start(h *state.Handle, st *state.State) error {
+	fifo := h.Path(state.FifoFile)
+	fd, err := unix.Open(fifo, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("start container %q: open exec fifo: %w", st.ID, err)
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, 1)
+	for {
+		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(pfd, 100)
+		if err != nil && err != unix.EINTR {
+			return fmt.Errorf("start container %q: wait on exec fifo: %w", st.ID, err)
+		}
+		if n > 0 {
+			k, err := unix.Read(fd, buf)
+			if k == 1 {
+				break
+			}
+			if err != nil && err != unix.EAGAIN {
+				return fmt.Errorf("start container %q: read exec fifo: %w", st.ID, err)
+			}
+		}
+		if !state.Alive(st.Pid, st.StartTime) {
+			return fmt.Errorf("start container %q: init process exited before start: %w", st.ID, errdefs.ErrFailedPrecondition)
+		}
+		if n > 0 {
+			// EOF before the writer came: yield a little rather than spin.
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if err := os.Remove(fifo); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("start container %q: remove exec fifo: %w", st.ID, err)
+	}
+	if st.Config != nil && st.Config.Hooks != nil && len(st.Config.Hooks.Poststart) > 0 {
+		os := &specs.State{Version: specs.Version, ID: st.ID, Status: specs.StateRunning, Pid: st.Pid, Bundle: st.Bundle, Annotations: st.Annotations}
+		if err := hooks.RunAll(st.Config.Hooks, hooks.Poststart, os); err != nil {
+			r.log().Warn("poststart hook failed", "id", st.ID, "error", err)
+		}
+	}
+	return nil
+}
+
+// Kill sends sig to the container's init, or with all to every process of its
+// cgroup.
+func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
+	st, err := state.Read(r.root(), id)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return fmt.Errorf("container %q does not exist: %w", id, errdefs.ErrNotFound)
+		}
+		return err
+	}
+	status := r.status(filepath.Join(r.root(), id), st)
+	if status == StatusStopped {
+		return fmt.Errorf("container not running: %w", errdefs.ErrFailedPrecondition)
+	}
+	if all {
+		if err := r.signalAll(st, sig); err != nil {
+			return err
+		}
+		return nil
+	}
+	if err := signalProcess(st.Pid, st.StartTime, sig); err != nil {
+		if errdefs.IsNotFound(err) {
+			return fmt.Errorf("container not running: %w", errdefs.ErrFailedPrecondition)
+		}
+		return fmt.Errorf("kill container %q: %w", id, err)
+	}
+	return nil
+}
+
+func (r *Runtime) signalAll(st *state.State, sig unix.Signal) error {
+	m, err := r.cgroup(st)
+	if err != nil {
+		return err
+	}
+	pids, err := m.Pids()
+	if err != nil {
+		return fmt.Errorf("kill --all %q: list processes: %w", st.ID, err)
+	}
+	for _, p := range pids {
+		if err := unix.Kill(p, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("kill --all %q: pid %d: %w", st.ID, p, err)
+		}
+	}
+	if sig == unix.SIGKILL {
+		// Frozen processes die only once thawed.
+		if fs, err := m.FreezerState(); err == nil && fs != "thawed" {
+			_ = m.Thaw()
+		}
+	}
+	return nil
+}
+
+// Delete removes a container. A running (or paused) one is refused unless
+// force, which kills it first. force also cleans what a crashed create left.
+func (r *Runtime) Delete(id string, force bool) error {
+	h, st, err := r.open(id)
+	if err != nil {
+		if errdefs.IsNotFound(err) && force {
+			return nil
+		}
+		return err
+	}
+	defer h.Unlock()
+	if st == nil {
+		// A create that crashed before recording anything: only the directory.
+		return h.Remove()
+	}
+	status := r.status(h.Dir, st)
+	switch status {
+	case StatusStopped, StatusCreated:
+	default:
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s: %w", id, status, errdefs.ErrFailedPrecondition)
+		}
+	}
+	return r.destroy(h, st, status)
+}
+
+func (r *Runtime) destroy(h *state.Handle, st *state.State, status string) error {
+	cg, cgErr := r.cgroup(st)
+	if status != StatusStopped {
+		_ = signalProcess(st.Pid, st.StartTime, unix.SIGKILL)
+	}
+	if cg != nil {
+		// Everything else in the cgroup (no pid namespace, or escapees).
+		if pids, err := cg.Pids(); err == nil && len(pids) > 0 {
+			for _, p := range pids {
+				_ = unix.Kill(p, unix.SIGKILL)
+			}
+			if fs, err := cg.FreezerState(); err == nil && fs != "thawed" {
+				_ = cg.Thaw()
+			}
+		}
+	}
+	if status != StatusStopped && !waitGone(st.Pid, st.StartTime, 10*time.Second) {
+		return fmt.Errorf("delete container %q: init %d did not die: %w", st.ID, st.Pid, errdefs.ErrUnavailable)
+	}
+	var errs []error
+	if cg != nil {
+		// Wait briefly for the cgroup to empty before removing it.
+		for i := 0; i < 200; i++ {
+			pids, err := cg.Pids()
+			if err != nil || len(pids) == 0 {
+				break
+			}
+			for _, p := range pids {
+				_ = unix.Kill(p, unix.SIGKILL)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		if err := cg.Destroy(); err != nil {
+			errs = append(errs, err)
+		}
+	} else if len(st.Cgroup) > 0 {
+		errs = append(errs, cgErr)
+	}
+	if st.CreateDone && st.Config != nil && st.Config.Hooks != nil && len(st.Config.Hooks.Poststop) > 0 {
+		os := &specs.State{Version: specs.Version, ID: st.ID, Status: specs.StateStopped, Pid: 0, Bundle: st.Bundle, Annotations: st.Annotations}
+		if err := hooks.RunAll(st.Config.Hooks, hooks.Poststop, os); err != nil {
+			r.log().Warn("poststop hook failed", "id", st.ID, "error", err)
+		}
+	}
+	if err := h.Remove(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Pause freezes every process of a running container.
+func (r *Runtime) Pause(id string) error {
+	h, st, err := r.open(id)
+	if err != nil {
+		return err
+	}
+	defer h.Unlock()
+	if st == nil {
+		return notCreated(id)
+	}
+	if s := r.status(h.Dir, st); s != StatusRunning && s != StatusCreated {
+		return fmt.Errorf("container not running: %w", errdefs.ErrFailedPrecondition)
+	}
+	m, err := r.cgroup(st)
+	if err != nil {
+		return err
+	}
+	return m.Freeze()
+}
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(id string) error {
+	h, st, err := r.open(id)
+	if err != nil {
+		return err
+	}
+	defer h.Unlock()
+	if st == nil {
+		return notCreated(id)
+	}
+	if s := r.status(h.Dir, st); s != StatusPaused {
+		return fmt.Errorf("container not paused: %w", errdefs.ErrFailedPrecondition)
+	}
+	m, err := r.cgroup(st)
+	if err != nil {
+		return err
+	}
+	return m.Thaw()
+}
+
+// Update changes a container's cgroup limits and records them.
+func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
+	h, st, err := r.open(id)
+	if err != nil {
+		return err
+	}
+	defer h.Unlock()
+	if st == nil {
+		return notCreated(id)
+	}
+	if r.status(h.Dir, st) == StatusStopped {
+		return fmt.Errorf("container not running: %w", errdefs.ErrFailedPrecondition)
+	}
+	m, err := r.cgroup(st)
+	if err != nil {
+		return err
+	}
+	if err := m.Set(res); err != nil {
+		return err
+	}
+	if st.Config != nil && st.Config.Linux != nil {
+		st.Config.Linux.Resources = mergeResources(st.Config.Linux.Resources, res)
+		return h.Save(st)
+	}
+	return nil
+}
+
+func mergeResources(old, upd *specs.LinuxResources) *specs.LinuxResources {
+	if old == nil {
+		return upd
+	}
+	out := *old
+	if upd.Memory != nil {
+		out.Memory = upd.Memory
+	}
+	if upd.CPU != nil {
+		out.CPU = upd.CPU
+	}
+	if upd.Pids != nil {
+		out.Pids = upd.Pids
+	}
+	if upd.BlockIO != nil {
+		out.BlockIO = upd.BlockIO
+	}
+	if upd.HugepageLimits != nil {
+		out.HugepageLimits = upd.HugepageLimits
+	}
+	if upd.Network != nil {
+		out.Network = upd.Network
+	}
+	if upd.Unified != nil {
+		out.Unified = upd.Unified
+	}
+	if upd.Devices != nil {
+		out.Devices = upd.Devices
+	}
+	return &out
+}
+
+// Pids lists the container's processes (from its cgroup).
+func (r *Runtime) Pids(id string) ([]int, error) {
+	st, err := state.Read(r.root(), id)
+	if err != nil {
+		return nil, err
+	}
+	m, err := r.cgroup(st)
+	if err != nil {
+		return nil, err
+	}
+	if r.status(filepath.Join(r.root(), id), st) == StatusStopped {
+		return nil, fmt.Errorf("container %q is not running: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	return m.Pids()
+}

@@ -1,0 +1,272 @@
+package container
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-containers/berth/runtime/cgroups"
+	"github.com/berth-containers/berth/runtime/initproc"
+	"github.com/berth-containers/berth/runtime/nsexec"
+)
+
+// Stdio is what the container process gets as fds 0, 1 and 2.
+type Stdio struct {
+	Stdin, Stdout, Stderr *os.File
+}
+
+func (s Stdio) orDefault() Stdio {
+	if s.Stdin == nil {
+		s.Stdin = os.Stdin
+	}
+	if s.Stdout == nil {
+		s.Stdout = os.Stdout
+	}
+	if s.Stderr == nil {
+		s.Stderr = os.Stderr
+	}
+	return s
+}
+
+type spawnReq struct {
+	boot        nsexec.Bootstrap
+	cfg         initproc.Config
+	preserveFDs int
+	fifo        *os.File // O_PATH fd of the exec fifo (create)
+	console     *os.File // connected console socket
+	stdio       Stdio
+	cgroup      cgroups.Manager
+	resources   *specs.LinuxResources // written after the cgroup is joined (create)
+	uidMap      []specs.LinuxIDMapping
+	gidMap      []specs.LinuxIDMapping
+	rootless    bool
+}
+
+// spawned is a running init whose C stage is done and which has its config.
+type spawned struct {
+	pid   int       // the final init, in the runtime's pid namespace
+	first *exec.Cmd // the process we started (== pid when no fork happened)
+	sync  *os.File
+}
+
+// kill stops a spawned init (failure paths).
+func (p *spawned) kill() {
+	if p == nil {
+		return
+	}
+	if p.pid > 0 {
+		_ = unix.Kill(p.pid, unix.SIGKILL)
+	}
+	if p.first != nil && p.first.Process != nil {
+		_ = p.first.Process.Kill()
+		_, _ = p.first.Process.Wait()
+	}
+	if p.pid > 0 && (p.first == nil || p.first.Process == nil || p.pid != p.first.Process.Pid) {
+		var ws unix.WaitStatus
+		_, _ = unix.Wait4(p.pid, &ws, 0, nil)
+	}
+	if p.sync != nil {
+		p.sync.Close()
+	}
+}
+
+func spawn(req *spawnReq) (_ *spawned, retErr error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sync socket: %w", err)
+	}
+	parent := os.NewFile(uintptr(fds[0]), "sync-parent")
+	child := os.NewFile(uintptr(fds[1]), "sync-child")
+	defer child.Close()
+	exe, err := protectedExe()
+	if err != nil {
+		parent.Close()
+		return nil, err
+	}
+	defer exe.Close()
+
+	// Preserved fds keep their numbers; ours follow them.
+	var extra []*os.File
+	for i := 0; i < req.preserveFDs; i++ {
+		extra = append(extra, os.NewFile(uintptr(3+i), "preserved"))
+	}
+	add := func(f *os.File) int {
+		if f == nil {
+			return -1
+		}
+		extra = append(extra, f)
+		return 3 + len(extra) - 1
+	}
+	syncFD := add(child)
+	exeFD := add(exe)
+	req.cfg.FifoFD = add(req.fifo)
+	req.cfg.ConsoleFD = add(req.console)
+	req.cfg.PreserveFDs = req.preserveFDs
+
+	stdio := req.stdio.orDefault()
+	cmd := &exec.Cmd{
+		Path:       "/proc/self/fd/" + strconv.Itoa(exeFD),
+		Args:       []string{"berth-runtime", "init"},
+		Env:        []string{nsexec.EnvInitPipe + "=" + strconv.Itoa(syncFD)},
+		Stdin:      stdio.Stdin,
+		Stdout:     stdio.Stdout,
+		Stderr:     stdio.Stderr,
+		ExtraFiles: extra,
+	}
+	if err := cmd.Start(); err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	p := &spawned{first: cmd, sync: parent}
+	defer func() {
+		if retErr != nil {
+			p.kill()
+		}
+	}()
+	child.Close()
+
+	if req.cgroup != nil {
+		if err := req.cgroup.Apply(cmd.Process.Pid); err != nil {
+			return p, err
+		}
+		if req.resources != nil {
+			if err := req.cgroup.Set(req.resources); err != nil {
+				return p, err
+			}
+		}
+	}
+	if err := nsexec.WriteFrame(parent, req.boot.Encode()); err != nil {
+		return p, fmt.Errorf("send bootstrap: %w", err)
+	}
+	for p.pid == 0 {
+		msg, err := nsexec.ReadFrame(parent)
+		if err != nil || len(msg) == 0 {
+			return p, fmt.Errorf("init exited during namespace setup: %w", waitErr(cmd, err))
+		}
+		switch msg[0] {
+		case nsexec.ReplyError:
+			return p, errors.New(string(msg[1:]))
+		case nsexec.ReplyUserMap:
+			if err := writeIDMaps(cmd.Process.Pid, req.uidMap, req.gidMap, req.rootless); err != nil {
+				return p, err
+			}
+			if err := nsexec.WriteFrame(parent, []byte{'u'}); err != nil {
+				return p, err
+			}
+		case nsexec.ReplyPid:
+			if len(msg) != 5 {
+				return p, fmt.Errorf("init: malformed pid reply")
+			}
+			p.pid = int(int32(binary.NativeEndian.Uint32(msg[1:])))
+		default:
+			return p, fmt.Errorf("init: unexpected reply %q", msg[0])
+		}
+	}
+	if p.pid != cmd.Process.Pid {
+		// The intermediate process exits as soon as it has reported the pid.
+		if err := cmd.Wait(); err != nil {
+			return p, fmt.Errorf("init: intermediate process: %w", err)
+		}
+	}
+	req.cfg.HostPid = p.pid
+	b, err := json.Marshal(&req.cfg)
+	if err != nil {
+		return p, err
+	}
+	if err := nsexec.WriteFrame(parent, b); err != nil {
+		return p, fmt.Errorf("send init config: %w", err)
+	}
+	return p, nil
+}
+
+func waitErr(cmd *exec.Cmd, err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return errors.New("no reply")
+	}
+	return err
+}
+
+func writeIDMaps(pid int, uids, gids []specs.LinuxIDMapping, rootless bool) error {
+	dir := "/proc/" + strconv.Itoa(pid) + "/"
+	format := func(m []specs.LinuxIDMapping) []byte {
+		var b strings.Builder
+		for _, e := range m {
+			fmt.Fprintf(&b, "%d %d %d\n", e.ContainerID, e.HostID, e.Size)
+		}
+		return []byte(b.String())
+	}
+	if rootless {
+		if err := os.WriteFile(dir+"setgroups", []byte("deny"), 0); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("write setgroups: %w", err)
+		}
+	}
+	if len(uids) > 0 {
+		if err := os.WriteFile(dir+"uid_map", format(uids), 0); err != nil {
+			return fmt.Errorf("linux.uidMappings: write uid_map: %w", err)
+		}
+	}
+	if len(gids) > 0 {
+		if err := os.WriteFile(dir+"gid_map", format(gids), 0); err != nil {
+			return fmt.Errorf("linux.gidMappings: write gid_map: %w", err)
+		}
+	}
+	return nil
+}
+
+// bootstrapFor builds the C stage's message for a new container.
+func bootstrapFor(s *specs.Spec) (nsexec.Bootstrap, error) {
+	var b nsexec.Bootstrap
+	if s.Linux == nil {
+		return b, fmt.Errorf("linux: missing")
+	}
+	hasMount := false
+	for i, ns := range s.Linux.Namespaces {
+		flag, ok := nsexec.NSFlag(string(ns.Type))
+		if !ok {
+			return b, fmt.Errorf("linux.namespaces[%d].type %q: unknown", i, ns.Type)
+		}
+		if ns.Type == specs.MountNamespace {
+			hasMount = true
+		}
+		if ns.Path != "" {
+			b.Join = append(b.Join, nsexec.NSPath{Flag: flag, Path: ns.Path})
+		} else {
+			b.CloneFlags |= flag
+		}
+	}
+	if !hasMount {
+		return b, fmt.Errorf("linux.namespaces: berth-runtime needs a mount namespace to build the root filesystem")
+	}
+	if len(s.Linux.TimeOffsets) > 0 {
+		var sb strings.Builder
+		for clock, off := range s.Linux.TimeOffsets {
+			fmt.Fprintf(&sb, "%s %d %d\n", clock, off.Secs, off.Nanosecs)
+		}
+		b.TimeOffsets = sb.String()
+	}
+	return b, nil
+}
+
+// readInit waits for the next message from init.
+func readInit(f *os.File) (initproc.Message, error) {
+	m, err := initproc.Receive(f)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return m, io.EOF
+		}
+		return m, err
+	}
+	if m.Type == initproc.MsgError {
+		return m, errors.New(m.Error)
+	}
+	return m, nil
+}

@@ -1,0 +1,491 @@
+package initproc
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-containers/berth/internal/errdefs"
+	"github.com/berth-containers/berth/runtime/caps"
+	"github.com/berth-containers/berth/runtime/console"
+	"github.com/berth-containers/berth/runtime/hooks"
+	"github.com/berth-containers/berth/runtime/linuxproc"
+	"github.com/berth-containers/berth/runtime/nsexec"
+	"github.com/berth-containers/berth/runtime/seccomp"
+)
+
+// Main runs an init process and never returns. It is called by the runtime's
+// hidden `init` subcommand, already inside the container's namespaces.
+func Main() {
+	fdStr := os.Getenv(nsexec.EnvInitPipe)
+	fd, err := strconv.Atoi(fdStr)
+	if err != nil || fd < 3 {
+		fmt.Fprintln(os.Stderr, "berth-runtime init: must be started by berth-runtime")
+		os.Exit(1)
+	}
+	os.Unsetenv(nsexec.EnvInitPipe)
+	sync := os.NewFile(uintptr(fd), "sync")
+	unix.CloseOnExec(fd)
+	err = run(sync)
+	// run only returns on failure (success ends in execve).
+	if err == nil {
+		err = errors.New("init: returned without exec")
+	}
+	_ = Send(sync, Message{Type: MsgError, Error: err.Error()})
+	os.Exit(1)
+}
+
+func run(sync *os.File) error {
+	b, err := nsexec.ReadFrame(sync)
+	if err != nil {
+		return fmt.Errorf("init: read config: %w", err)
+	}
+	var cfg Config
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return fmt.Errorf("init: decode config: %w", err)
+	}
+	if cfg.Process == nil {
+		return fmt.Errorf("process: missing: %w", errdefs.ErrInvalidArgument)
+	}
+	if cfg.ConsoleFD >= 0 {
+		unix.CloseOnExec(cfg.ConsoleFD)
+	}
+	if cfg.FifoFD >= 0 {
+		unix.CloseOnExec(cfg.FifoFD)
+	}
+	// A session of its own: needed to take a controlling terminal, and keeps the
+	// container out of the caller's job control.
+	_, _ = unix.Setsid()
+	switch cfg.Kind {
+	case KindCreate:
+		return runCreate(&cfg, sync)
+	case KindExec:
+		return runExec(&cfg, sync)
+	}
+	return fmt.Errorf("init: unknown kind %q", cfg.Kind)
+}
+
+func runCreate(cfg *Config, sync *os.File) error {
+	s := cfg.Spec
+	if s == nil {
+		return fmt.Errorf("init: create without a spec")
+	}
+	if !cfg.NoNewKeyring {
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses." + cfg.ID); err != nil &&
+			!errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EDQUOT) {
+			return fmt.Errorf("join session keyring: %w", err)
+		}
+	}
+	fs, err := newRootfs(s, cfg)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	if err := fs.Mount(); err != nil {
+		return err
+	}
+	// The parent runs prestart and createRuntime hooks now.
+	if err := Send(sync, Message{Type: MsgMounted}); err != nil {
+		return err
+	}
+	m, err := Receive(sync)
+	if err != nil {
+		return fmt.Errorf("init: wait for hooks: %w", err)
+	}
+	if m.Type != MsgHooksDone {
+		return fmt.Errorf("init: parent aborted (%s)", m.Type)
+	}
+	st := m.State
+	if st == nil {
+		st = &specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateCreating, Pid: cfg.HostPid, Bundle: cfg.Bundle}
+	}
+	if s.Hooks != nil {
+		if err := hooks.RunAll(s.Hooks, hooks.CreateContainer, st); err != nil {
+			return err
+		}
+	}
+	if err := fs.Pivot(); err != nil {
+		return err
+	}
+	if err := setHostname(s); err != nil {
+		return err
+	}
+	if s.Linux != nil && len(s.Linux.Sysctl) > 0 {
+		if err := linuxproc.ApplySysctl(s.Linux.Sysctl); err != nil {
+			return err
+		}
+	}
+	var master *os.File
+	if cfg.Process.Terminal {
+		if master, err = setupConsole(cfg); err != nil {
+			return err
+		}
+	}
+	if err := fs.Finalize(); err != nil {
+		return err
+	}
+	fs.Close()
+	pr, err := prepareProcess(cfg)
+	if err != nil {
+		return err
+	}
+	if master != nil {
+		master.Close()
+	}
+	// Created. Everything left must not fail for reasons the caller could have
+	// seen at create time.
+	if err := Send(sync, Message{Type: MsgReady}); err != nil {
+		return err
+	}
+	sync.Close()
+	// Block until `start` opens the fifo for reading: no user code runs before.
+	fifo, err := unix.Open("/proc/self/fd/"+strconv.Itoa(cfg.FifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	if _, err := unix.Write(fifo, []byte{'0'}); err != nil {
+		return fmt.Errorf("write exec fifo: %w", err)
+	}
+	unix.Close(fifo)
+	unix.Close(cfg.FifoFD)
+	if s.Hooks != nil && len(s.Hooks.StartContainer) > 0 {
+		st.Status = specs.StateCreated
+		if err := hooks.RunAll(s.Hooks, hooks.StartContainer, st); err != nil {
+			return err
+		}
+	}
+	return pr.exec(cfg)
+}
+
+func runExec(cfg *Config, sync *os.File) error {
+	var master *os.File
+	var err error
+	if cfg.Process.Terminal {
+		if master, err = setupConsole(cfg); err != nil {
+			return err
+		}
+	}
+	pr, err := prepareProcess(cfg)
+	if err != nil {
+		return err
+	}
+	if master != nil {
+		master.Close()
+	}
+	// The parent sees EOF on the sync socket (close-on-exec) once execve worked,
+	// or an error message if it did not.
+	return pr.exec(cfg)
+}
+
+// setupConsole allocates the pty inside the container, makes its slave the
+// controlling terminal and stdio, and sends the master to the console socket.
+func setupConsole(cfg *Config) (*os.File, error) {
+	if cfg.ConsoleFD < 0 {
+		return nil, fmt.Errorf("process.terminal: set but no console socket was given (--console-socket)")
+	}
+	master, slave, err := console.OpenPtyPair("/dev/ptmx")
+	if err != nil {
+		return nil, fmt.Errorf("process.terminal: %w", err)
+	}
+	defer slave.Close()
+	if cs := cfg.Process.ConsoleSize; cs != nil {
+		if err := console.SetSize(master, cs.Height, cs.Width); err != nil {
+			master.Close()
+			return nil, fmt.Errorf("process.consoleSize: %w", err)
+		}
+	}
+	sock := os.NewFile(uintptr(cfg.ConsoleFD), "console-socket")
+	err = console.SendFd(sock, slave.Name(), int(master.Fd()))
+	sock.Close()
+	if err != nil {
+		master.Close()
+		return nil, err
+	}
+	if err := console.MakeControlling(slave); err != nil {
+		master.Close()
+		return nil, err
+	}
+	return master, nil
+}
+
+func setHostname(s *specs.Spec) error {
+	if s.Hostname == "" && s.Domainname == "" {
+		return nil
+	}
+	err := linuxproc.SetHostname(s)
+	if errors.Is(err, errdefs.ErrNotImplemented) {
+		if s.Hostname != "" {
+			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
+				return fmt.Errorf("hostname: %w", err)
+			}
+		}
+		if s.Domainname != "" {
+			if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
+				return fmt.Errorf("domainname: %w", err)
+			}
+		}
+		return nil
+	}
+	return err
+}
+
+// proc is a process about to be exec'd: everything that can fail because of the
+// configuration has been checked by prepareProcess.
+type proc struct {
+	p    *specs.Process
+	path string
+	env  []string
+	caps *caps.Set
+}
+
+func prepareProcess(cfg *Config) (*proc, error) {
+	p := cfg.Process
+	if len(p.Args) == 0 {
+		return nil, fmt.Errorf("process.args: empty: %w", errdefs.ErrInvalidArgument)
+	}
+	cs, err := caps.New(p.Capabilities)
+	if err != nil {
+		return nil, err
+	}
+	if p.ApparmorProfile != "" {
+		if _, err := os.Stat("/sys/kernel/security/apparmor"); err != nil {
+			return nil, fmt.Errorf("process.apparmorProfile %q: AppArmor is not enabled on this host: %w", p.ApparmorProfile, errdefs.ErrNotImplemented)
+		}
+		return nil, fmt.Errorf("process.apparmorProfile %q: AppArmor profiles are not supported by berth-runtime: %w", p.ApparmorProfile, errdefs.ErrNotImplemented)
+	}
+	if p.SelinuxLabel != "" {
+		return nil, fmt.Errorf("process.selinuxLabel %q: SELinux is not enabled on this host: %w", p.SelinuxLabel, errdefs.ErrNotImplemented)
+	}
+	env := append([]string(nil), p.Env...)
+	if !hasEnv(env, "HOME") {
+		env = append(env, "HOME="+homeDir(p.User.UID))
+	}
+	path, err := lookPath(p.Args[0], env, p.Cwd)
+	if err != nil {
+		return nil, fmt.Errorf("process.args[0] %q: %w", p.Args[0], err)
+	}
+	return &proc{p: p, path: path, env: env, caps: cs}, nil
+}
+
+// exec applies the process attributes in the order the kernel needs and execs.
+func (pr *proc) exec(cfg *Config) error {
+	p := pr.p
+	if err := ignoreNI(linuxproc.SetRlimits(p.Rlimits)); err != nil {
+		return err
+	}
+	if cfg.Spec != nil && cfg.Spec.Linux != nil {
+		if err := ignoreNI(linuxproc.SetPersonality(cfg.Spec.Linux.Personality)); err != nil {
+			return err
+		}
+	}
+	if p.IOPriority != nil {
+		if err := linuxproc.SetIOPriority(p.IOPriority); err != nil {
+			return err
+		}
+	}
+	if p.Scheduler != nil {
+		if err := linuxproc.SetScheduler(p.Scheduler); err != nil {
+			return err
+		}
+	}
+	if err := pr.caps.DropBounding(); err != nil {
+		return err
+	}
+	var sc *specs.LinuxSeccomp
+	if cfg.Spec != nil && cfg.Spec.Linux != nil {
+		sc = cfg.Spec.Linux.Seccomp
+	}
+	if p.NoNewPrivileges {
+		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+			return fmt.Errorf("process.noNewPrivileges: %w", err)
+		}
+	}
+	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it while
+	// we still have it.
+	if sc != nil && !p.NoNewPrivileges {
+		if err := loadSeccomp(sc, cfg); err != nil {
+			return err
+		}
+	}
+	if err := switchUser(p.User); err != nil {
+		return err
+	}
+	if err := ignoreNI(linuxproc.SetUmask(p.User.Umask)); err != nil {
+		return err
+	}
+	if err := pr.caps.Apply(); err != nil {
+		return err
+	}
+	if err := chdirInside(p.Cwd); err != nil {
+		return err
+	}
+	// Nothing of ours may reach the user process: every fd above stdio and the
+	// preserved ones is closed on exec.
+	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close inherited fds: %w", err)
+	}
+	if sc != nil && p.NoNewPrivileges {
+		if err := loadSeccomp(sc, cfg); err != nil {
+			return err
+		}
+	}
+	err := unix.Exec(pr.path, p.Args, pr.env)
+	return fmt.Errorf("exec %s: %w", pr.path, err)
+}
+
+func loadSeccomp(sc *specs.LinuxSeccomp, cfg *Config) error {
+	fd, err := seccomp.Load(sc)
+	if err != nil {
+		return fmt.Errorf("linux.seccomp: %w", err)
+	}
+	if fd >= 0 {
+		st := specs.ContainerProcessState{
+			Version:  specs.Version,
+			Fds:      []string{specs.SeccompFdName},
+			Pid:      cfg.HostPid,
+			Metadata: sc.ListenerMetadata,
+			State:    specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateCreating, Pid: cfg.HostPid, Bundle: cfg.Bundle},
+		}
+		if cfg.Spec != nil {
+			st.State.Annotations = cfg.Spec.Annotations
+		}
+		err := seccomp.SendListener(sc.ListenerPath, sc.ListenerMetadata, fd, st)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+		}
+	}
+	return nil
+}
+
+func switchUser(u specs.User) error {
+	err := linuxproc.SwitchUser(u)
+	if !errors.Is(err, errdefs.ErrNotImplemented) {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("keep capabilities: %w", err)
+	}
+	gids := make([]int, len(u.AdditionalGids))
+	for i, g := range u.AdditionalGids {
+		gids[i] = int(g)
+	}
+	if err := unix.Setgroups(gids); err != nil && !(len(gids) == 0 && errors.Is(err, unix.EPERM)) {
+		return fmt.Errorf("process.user.additionalGids: %w", err)
+	}
+	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
+		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
+	}
+	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
+		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
+	}
+	if u.Umask != nil {
+		unix.Umask(int(*u.Umask))
+	}
+	return nil
+}
+
+func ignoreNI(err error) error {
+	if errors.Is(err, errdefs.ErrNotImplemented) {
+		return nil
+	}
+	return err
+}
+
+// chdirInside changes to cwd and checks that the result lies inside the
+// container's root (an fd or path leading outside shows as unreachable).
+func chdirInside(cwd string) error {
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return fmt.Errorf("process.cwd %q: %w", cwd, err)
+	}
+	wd, err := unix.Getwd()
+	if err != nil || !strings.HasPrefix(wd, "/") {
+		return fmt.Errorf("process.cwd %q: resolves outside the container's root: %w", cwd, errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+func hasEnv(env []string, key string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, key+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+func getEnv(env []string, key string) string {
+	v := ""
+	for _, e := range env {
+		if strings.HasPrefix(e, key+"=") {
+			v = e[len(key)+1:]
+		}
+	}
+	return v
+}
+
+// homeDir looks uid up in the container's /etc/passwd; "/" when absent.
+func homeDir(uid uint32) string {
+	b, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return "/"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Split(line, ":")
+		if len(f) >= 6 && f[2] == strconv.FormatUint(uint64(uid), 10) && f[5] != "" {
+			return f[5]
+		}
+	}
+	return "/"
+}
+
+// lookPath finds the program as execve will (relative to cwd when it holds a
+// slash, else along the process's PATH).
+func lookPath(file string, env []string, cwd string) (string, error) {
+	check := func(p string) error {
+		if !filepath.IsAbs(p) && cwd != "" {
+			p = filepath.Join(cwd, p)
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return unix.EISDIR
+		}
+		if st.Mode&0o111 == 0 {
+			return unix.EACCES
+		}
+		return nil
+	}
+	if strings.Contains(file, "/") {
+		if err := check(file); err != nil {
+			return "", err
+		}
+		return file, nil
+	}
+	path := getEnv(env, "PATH")
+	if !hasEnv(env, "PATH") {
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, file)
+		if check(p) == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("executable file not found in $PATH")
+}
