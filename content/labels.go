@@ -64,4 +64,3 @@ func InfoAdaptor(info Info) filters.Adaptor {
 		return "", false
 	}
 }
-

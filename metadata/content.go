@@ -240,11 +240,24 @@ func (c *nsContent) Abort(ctx context.Context, ref string) error {
 		return err
 	}
 	return c.db.db.Update(func(tx *bolt.Tx) error {
-		if b := nsBucket(tx, ns, bucketContent, bucketIngest); b != nil {
-			return b.Delete([]byte(ref))
-		}
-		return nil
+		return forgetIngest(ctx, tx, ns, ref)
 	})
+}
+
+// forgetIngest drops the namespace's record of an ingest that ended, and
+// the context lease's hold on it.
+func forgetIngest(ctx context.Context, tx *bolt.Tx, ns, ref string) error {
+	if b := nsBucket(tx, ns, bucketContent, bucketIngest); b != nil {
+		if err := b.Delete([]byte(ref)); err != nil {
+			return err
+		}
+	}
+	if id, ok := leases.FromContext(ctx); ok {
+		if rb := nsBucket(tx, ns, bucketLeases, []byte(id), bucketResources); rb != nil {
+			return rb.Delete(resourceKey(leases.Resource{Type: ResourceIngest, ID: ref}))
+		}
+	}
+	return nil
 }
 
 func (c *nsContent) Writer(ctx context.Context, ref string, desc ocispec.Descriptor) (content.Writer, error) {
@@ -338,10 +351,8 @@ func (w *nsWriter) Commit(ctx context.Context, size int64, expected digest.Diges
 	now := time.Now().UTC()
 	existed := false
 	err = db.db.Update(func(tx *bolt.Tx) error {
-		if ib := nsBucket(tx, w.ns, bucketContent, bucketIngest); ib != nil {
-			if err := ib.Delete([]byte(w.ref)); err != nil {
-				return err
-			}
+		if err := forgetIngest(ctx, tx, w.ns, w.ref); err != nil {
+			return err
 		}
 		b, err := createNSBucket(tx, w.ns, bucketContent, bucketBlob)
 		if err != nil {
