@@ -181,6 +181,9 @@ func model(s *specs.LinuxSeccomp, d seccompData) uint32 {
 			return x.act
 		}
 	}
+	if enosysForUnknown(def) && d.nr > ai.maxNr() {
+		return unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
+	}
 	return def
 }
 

@@ -50,6 +50,9 @@ type rule struct {
 //     same index: then each arg becomes a rule of its own (OR), as runc does;
 //   - several rules for one syscall are tried in order, first match wins; an
 //     unconditional rule for a syscall overrides its conditional ones;
+//   - when the default action denies (ERRNO, KILL*, TRAP), a syscall number
+//     above every number this build knows for the architecture answers
+//     ENOSYS, so programs fall back from syscalls newer than the profile;
 //   - argument values are compared as unsigned 64-bit numbers (both 32-bit
 //     halves) on 64-bit ABIs and on their low 32 bits on 32-bit ABIs (x86,
 //     x32); SCMP_CMP_MASKED_EQ matches when (arg & value) == valueTwo.
@@ -301,8 +304,35 @@ func (a *asm) section(ai *archInfo, s *specs.LinuxSeccomp, def uint32) error {
 		a.ret(def)
 		a.place(after)
 	}
+	// A still holds seccomp_data.nr here.
+	if enosysForUnknown(def) {
+		a.jump(opJgtK, ai.maxNr(), labelNext, rel(1))
+		a.ret(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
+	}
 	a.ret(def)
 	return nil
+}
+
+// enosysForUnknown reports whether syscalls newer than this build's tables
+// answer ENOSYS rather than def. They do when def denies: a program probing
+// a syscall its kernel might lack (as C libraries do for new ones) then
+// falls back to the older call instead of failing or dying, as with runc.
+func enosysForUnknown(def uint32) bool {
+	switch def & unix.SECCOMP_RET_ACTION_FULL {
+	case unix.SECCOMP_RET_ERRNO, unix.SECCOMP_RET_KILL_THREAD, unix.SECCOMP_RET_KILL_PROCESS, unix.SECCOMP_RET_TRAP:
+		return true
+	}
+	return false
+}
+
+// maxNr is the highest syscall number in the architecture's table.
+func (ai *archInfo) maxNr() uint32 {
+	ai.maxOnce.Do(func() {
+		for _, n := range ai.table {
+			ai.max = max(ai.max, n)
+		}
+	})
+	return ai.max
 }
 
 // cond emits a test of one argument; control reaches the following code

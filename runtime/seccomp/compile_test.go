@@ -85,7 +85,15 @@ func TestCompileEveryAction(t *testing.T) {
 	prog := mustCompile(t, s)
 	expect(t, prog, s, x64("read"), unix.SECCOMP_RET_ALLOW)
 	expect(t, prog, s, x64("write"), unix.SECCOMP_RET_ERRNO|uint32(unix.EACCES))
-	expect(t, prog, s, seccompData{nr: 9999, arch: unix.AUDIT_ARCH_X86_64}, unix.SECCOMP_RET_ERRNO|uint32(unix.EACCES))
+	// Numbers newer than every syscall this build knows answer ENOSYS when
+	// the default denies; unknown numbers inside the table's range do not.
+	expect(t, prog, s, seccompData{nr: 9999, arch: unix.AUDIT_ARCH_X86_64}, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS))
+	expect(t, prog, s, seccompData{nr: archs[specs.ArchX86_64].maxNr() + 1, arch: unix.AUDIT_ARCH_X86_64}, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS))
+	expect(t, prog, s, seccompData{nr: archs[specs.ArchX86_64].maxNr(), arch: unix.AUDIT_ARCH_X86_64}, unix.SECCOMP_RET_ERRNO|uint32(unix.EACCES))
+	expect(t, prog, s, seccompData{nr: 400, arch: unix.AUDIT_ARCH_X86_64}, unix.SECCOMP_RET_ERRNO|uint32(unix.EACCES)) // a gap
+	s.DefaultAction, s.DefaultErrnoRet = specs.ActLog, nil
+	prog = mustCompile(t, s)
+	expect(t, prog, s, seccompData{nr: 9999, arch: unix.AUDIT_ARCH_X86_64}, unix.SECCOMP_RET_LOG)
 }
 
 // Every operator on 64-bit values, around both 32-bit halves.
@@ -464,6 +472,12 @@ func randomData(r *byteSource, s *specs.LinuxSeccomp) seccompData {
 		d.nr = syscallsX86[name]
 	default:
 		d.nr = syscallsAARCH64[name]
+	}
+	if r.next()%8 == 0 {
+		d.nr = uint32(r.next())<<8 | uint32(r.next()) // maybe beyond every table
+		if r.next()%2 == 0 {
+			d.nr |= x32SyscallBit
+		}
 	}
 	// Arguments near the values the rules compare with.
 	for i := range d.args {

@@ -77,6 +77,9 @@ func child(v string) int {
 		case "getpid":
 			n, _ := strconv.ParseUint(arg, 0, 64)
 			r, _, e = unix.RawSyscall(unix.SYS_GETPID, uintptr(n), 0, 0)
+		case "sys":
+			n, _ := strconv.ParseUint(arg, 0, 64)
+			r, _, e = unix.RawSyscall(uintptr(n), 0, 0, 0)
 		case "getppid":
 			r, _, e = unix.RawSyscall(unix.SYS_GETPPID, 0, 0, 0)
 		case "mount":
@@ -237,7 +240,10 @@ func TestKernelDefaultProfile(t *testing.T) {
 	integration(t)
 	dir := t.TempDir()
 	s := DefaultProfile()
-	res := runChild(t, childReq{Profile: s, Steps: []string{"mount:" + dir, "mkdir:" + filepath.Join(dir, "ok")}})
+	res := runChild(t, childReq{Profile: s, Steps: []string{"mount:" + dir, "mkdir:" + filepath.Join(dir, "ok"), "sys:1000"}})
+	if r := res["sys"]; r.errno != unix.ENOSYS {
+		t.Errorf("syscall 1000 under the default profile: %+v, want ENOSYS", r)
+	}
 	if r := res["mount"]; r.errno != unix.EPERM {
 		t.Errorf("mount under the default profile: %+v, want EPERM", r)
 	}

@@ -5,6 +5,7 @@ package seccomp
 import (
 	"fmt"
 	"runtime"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -20,13 +21,16 @@ type archInfo struct {
 	// bits32: syscall arguments are 32-bit; only the low word of each
 	// argument is compared, as libseccomp does for 32-bit ABIs.
 	bits32 bool
+
+	maxOnce sync.Once
+	max     uint32
 }
 
 var archs = map[specs.Arch]*archInfo{
-	specs.ArchX86_64:  {specs.ArchX86_64, unix.AUDIT_ARCH_X86_64, syscallsX86_64, false},
-	specs.ArchX86:     {specs.ArchX86, unix.AUDIT_ARCH_I386, syscallsX86, true},
-	specs.ArchX32:     {specs.ArchX32, unix.AUDIT_ARCH_X86_64, syscallsX32, true},
-	specs.ArchAARCH64: {specs.ArchAARCH64, unix.AUDIT_ARCH_AARCH64, syscallsAARCH64, false},
+	specs.ArchX86_64:  {name: specs.ArchX86_64, audit: unix.AUDIT_ARCH_X86_64, table: syscallsX86_64},
+	specs.ArchX86:     {name: specs.ArchX86, audit: unix.AUDIT_ARCH_I386, table: syscallsX86, bits32: true},
+	specs.ArchX32:     {name: specs.ArchX32, audit: unix.AUDIT_ARCH_X86_64, table: syscallsX32, bits32: true},
+	specs.ArchAARCH64: {name: specs.ArchAARCH64, audit: unix.AUDIT_ARCH_AARCH64, table: syscallsAARCH64},
 }
 
 // x32SyscallBit marks x32 syscall numbers on the x86_64 audit arch.
