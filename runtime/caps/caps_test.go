@@ -355,3 +355,27 @@ func integration(t *testing.T) {
 		t.Fatalf("this test needs root (uid 0); run the suite as root (make test)")
 	}
 }
+
+// FuzzNew: capability names come from config.json; any input yields either
+// a clear error naming the set or masks within the kernel's range.
+func FuzzNew(f *testing.F) {
+	f.Add("CAP_KILL", "CAP_FOO", "cap_chown")
+	f.Add("CAP_SYS_ADMIN", "CAP_CHECKPOINT_RESTORE", "")
+	f.Fuzz(func(t *testing.T, a, b, c string) {
+		in := &specs.LinuxCapabilities{Bounding: []string{a, b}, Effective: []string{c}, Ambient: []string{b, c}}
+		s, err := New(in)
+		if verr := Validate(in); (err == nil) != (verr == nil) {
+			t.Fatalf("New and Validate disagree: %v / %v", err, verr)
+		}
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "process.capabilities.") || !errors.Is(err, errdefs.ErrInvalidArgument) {
+				t.Fatalf("error %v", err)
+			}
+			return
+		}
+		limit := uint64(1)<<uint(Last()+1) - 1
+		if (s.Bounding|s.Effective|s.Ambient)&^limit != 0 {
+			t.Fatalf("masks beyond cap_last_cap: %+v", s)
+		}
+	})
+}
