@@ -14,6 +14,7 @@ type Sys interface {
 	PivotRoot(newroot, putold string) error
 	Chroot(path string) error
 	Chdir(path string) error
+	Fchdir(fd int) error
 	MountSetattr(dirfd int, path string, flags uint, attr *unix.MountAttr) error
 	OpenTree(dirfd int, path string, flags uint) (int, error)
 	MoveMount(fromDirfd int, fromPath string, toDirfd int, toPath string, flags uint) error
@@ -21,6 +22,9 @@ type Sys interface {
 	Mkdirat(dirfd int, path string, mode uint32) error
 	Symlinkat(target string, dirfd int, name string) error
 	Fchownat(dirfd int, path string, uid, gid int, flags int) error
+	// Fstat is in the seam so a fake can report the device numbers of the
+	// nodes it "created" with Mknodat.
+	Fstat(fd int, st *unix.Stat_t) error
 }
 
 // Real is Sys over the running kernel.
@@ -38,6 +42,7 @@ func (Real) Mknodat(dirfd int, name string, mode uint32, dev int) error {
 func (Real) PivotRoot(newroot, putold string) error { return unix.PivotRoot(newroot, putold) }
 func (Real) Chroot(path string) error               { return unix.Chroot(path) }
 func (Real) Chdir(path string) error                { return unix.Chdir(path) }
+func (Real) Fchdir(fd int) error                    { return unix.Fchdir(fd) }
 func (Real) MountSetattr(dirfd int, path string, flags uint, attr *unix.MountAttr) error {
 	return unix.MountSetattr(dirfd, path, flags, attr)
 }
@@ -59,3 +64,4 @@ func (Real) Symlinkat(target string, dirfd int, name string) error {
 func (Real) Fchownat(dirfd int, path string, uid, gid int, flags int) error {
 	return unix.Fchownat(dirfd, path, uid, gid, flags)
 }
+func (Real) Fstat(fd int, st *unix.Stat_t) error { return unix.Fstat(fd, st) }

@@ -1,0 +1,236 @@
+package rootfs
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-containers/berth/runtime/spec"
+)
+
+const hostCgroupRoot = "/sys/fs/cgroup"
+
+// cgroupHierarchy is one host cgroup mount under /sys/fs/cgroup.
+type cgroupHierarchy struct {
+	name        string // directory under /sys/fs/cgroup ("cpu,cpuacct", "unified"; "" for pure v2)
+	v2          bool
+	controllers []string // v1: controllers and name=... of the hierarchy
+	mi          mountInfo
+}
+
+// hostCgroups lists the host's cgroup hierarchies as this mount namespace
+// sees them.
+func hostCgroups(mounts []mountInfo) []cgroupHierarchy {
+	var out []cgroupHierarchy
+	seen := map[string]bool{}
+	for _, m := range mounts {
+		if m.FSType != "cgroup" && m.FSType != "cgroup2" {
+			continue
+		}
+		var name string
+		switch {
+		case m.Mountpoint == hostCgroupRoot:
+			name = ""
+		case strings.HasPrefix(m.Mountpoint, hostCgroupRoot+"/"):
+			name = strings.TrimPrefix(m.Mountpoint, hostCgroupRoot+"/")
+			if strings.Contains(name, "/") {
+				continue
+			}
+		default:
+			continue
+		}
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		h := cgroupHierarchy{name: name, v2: m.FSType == "cgroup2", mi: m}
+		if !h.v2 {
+			h.controllers = v1Controllers(m.SuperOpts)
+		}
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// v1Controllers keeps, from a cgroup v1 super block's options, the controller
+// names and name=...; flags such as rw or xattr are dropped.
+func v1Controllers(opts string) []string {
+	var out []string
+	for _, o := range strings.Split(opts, ",") {
+		switch {
+		case o == "rw" || o == "ro" || o == "xattr" || o == "noprefix" || o == "clone_children" ||
+			o == "cpuset_v2_mode" || o == "favordynmods" || o == "nofavordynmods" || o == "":
+		case strings.HasPrefix(o, "release_agent="):
+		default:
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// ownCgroups reads /proc/self/cgroup: the controller list ("" for v2) to path.
+func ownCgroups() (map[string]string, error) {
+	f, err := os.Open("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		out[parts[1]] = parts[2]
+	}
+	return out, sc.Err()
+}
+
+// cgroupPathFor finds the container's path in hierarchy h.
+func cgroupPathFor(paths map[string]string, h cgroupHierarchy) (string, bool) {
+	if h.v2 {
+		p, ok := paths[""]
+		return p, ok
+	}
+	want := append([]string(nil), h.controllers...)
+	sort.Strings(want)
+	for k, p := range paths {
+		if k == "" {
+			continue
+		}
+		got := strings.Split(k, ",")
+		sort.Strings(got)
+		if strings.Join(got, ",") == strings.Join(want, ",") {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// mountCgroup mounts the container's view of the cgroup file system at dest.
+// On a pure v2 host it is a cgroup2 mount (in a cgroup namespace) or a bind
+// of the container's cgroup; on a v1 or hybrid host a tmpfs holding one mount
+// per host hierarchy, with the usual symlinks for co-mounted controllers.
+func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) error {
+	mounts, err := readMountInfo()
+	if err != nil {
+		return err
+	}
+	hier := hostCgroups(mounts)
+	if len(hier) == 0 {
+		return fmt.Errorf("no cgroup file system is mounted under %s on the host", hostCgroupRoot)
+	}
+	cgroupns := r.hasNamespace(specs.CgroupNamespace)
+	paths := r.opts.CgroupPaths
+	if !cgroupns && paths == nil {
+		if paths, err = ownCgroups(); err != nil {
+			return fmt.Errorf("read /proc/self/cgroup: %w", err)
+		}
+	}
+	flags := o.Flags &^ unix.MS_REMOUNT
+	if len(hier) == 1 && hier[0].name == "" && hier[0].v2 {
+		tfd, err := r.ensure(r.rootfd, dest, dirKind, 0o755)
+		if err != nil {
+			return fmt.Errorf("destination: %w", err)
+		}
+		defer unix.Close(tfd)
+		if err := r.mountHierarchy(tfd, dest, hier[0], cgroupns, paths, flags); err != nil {
+			return err
+		}
+		nfd, err := r.reopen(dest)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(nfd)
+		return r.applyAfter(nfd, o)
+	}
+	tfd, err := r.ensure(r.rootfd, dest, dirKind, 0o755)
+	if err != nil {
+		return fmt.Errorf("destination: %w", err)
+	}
+	defer unix.Close(tfd)
+	if err := r.sys.Mount("tmpfs", procFd(tfd), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
+		return fmt.Errorf("tmpfs for cgroup v1 hierarchies: %w", err)
+	}
+	cfd, err := r.reopen(dest)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(cfd)
+	for _, h := range hier {
+		if h.name == "" {
+			continue
+		}
+		sub := path.Join(dest, h.name)
+		sfd, err := r.ensure(r.rootfd, sub, dirKind, 0o755)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sub, err)
+		}
+		err = r.mountHierarchy(sfd, sub, h, cgroupns, paths, flags)
+		unix.Close(sfd)
+		if err != nil {
+			return err
+		}
+		// "cpu,cpuacct" is also reachable as "cpu" and "cpuacct".
+		if strings.Contains(h.name, ",") {
+			for _, c := range strings.Split(h.name, ",") {
+				if err := r.sys.Symlinkat(h.name, cfd, c); err != nil && err != unix.EEXIST {
+					return fmt.Errorf("symlink %s -> %s: %w", path.Join(dest, c), h.name, err)
+				}
+			}
+		}
+	}
+	if flags&unix.MS_RDONLY != 0 {
+		if err := r.bindRemount(cfd, flags); err != nil {
+			return err
+		}
+	}
+	return r.applyAfter(cfd, o)
+}
+
+// mountHierarchy mounts one hierarchy at the target fd: the file system
+// itself in a cgroup namespace (its root is the namespace's root), or a bind
+// of the container's cgroup directory without one.
+func (r *Rootfs) mountHierarchy(tfd int, dest string, h cgroupHierarchy, cgroupns bool, paths map[string]string, flags uintptr) error {
+	if cgroupns {
+		var err error
+		if h.v2 {
+			err = r.sys.Mount("cgroup2", procFd(tfd), "cgroup2", flags, "")
+		} else {
+			err = r.sys.Mount("cgroup", procFd(tfd), "cgroup", flags, strings.Join(h.controllers, ","))
+		}
+		if err != nil {
+			return fmt.Errorf("mount %s hierarchy at %s: %w", h.mi.FSType, dest, err)
+		}
+		return nil
+	}
+	p, ok := cgroupPathFor(paths, h)
+	if !ok {
+		return fmt.Errorf("container's cgroup in hierarchy %q unknown", h.name)
+	}
+	rel := p
+	if h.mi.Root != "/" {
+		rel = strings.TrimPrefix(p, h.mi.Root)
+	}
+	src := path.Join(h.mi.Mountpoint, rel)
+	if err := r.sys.Mount(src, procFd(tfd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s at %s: %w", src, dest, err)
+	}
+	if flags != 0 {
+		nfd, err := r.reopen(dest)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(nfd)
+		return r.bindRemount(nfd, flags)
+	}
+	return nil
+}
