@@ -39,9 +39,9 @@ func TestMain(m *testing.M) {
 }
 
 type childReq struct {
-	Profile  *specs.LinuxSeccomp
-	Steps    []string
-	Listener string
+	Profile   *specs.LinuxSeccomp
+	Steps     []string
+	DialFirst bool // connect to the listener before Load (DialListener)
 }
 
 // child loads the profile on its locked thread and runs the steps, printing
@@ -49,7 +49,8 @@ type childReq struct {
 func child(v string) int {
 	runtime.LockOSThread()
 	var req childReq
-	if err := json.Unmarshal([]byte(v), &req); err != nil {
+	var err error
+	if err = json.Unmarshal([]byte(v), &req); err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
 	}
@@ -58,6 +59,13 @@ func child(v string) int {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		fmt.Fprintln(os.Stderr, "child: no_new_privs:", err)
 		return 2
+	}
+	sock := -1
+	if req.DialFirst {
+		if sock, err = DialListener(req.Profile.ListenerPath); err != nil {
+			fmt.Fprintln(os.Stderr, "child: dial:", err)
+			return 4
+		}
 	}
 	fd, err := Load(req.Profile)
 	if err != nil {
@@ -90,7 +98,15 @@ func child(v string) int {
 			}
 		case "send-listener":
 			st := specs.ContainerProcessState{Pid: os.Getpid(), State: specs.State{Version: specs.Version, ID: "seccomp-test", Status: specs.StateCreating, Pid: os.Getpid()}}
-			if err := SendListener(req.Profile.ListenerPath, req.Profile.ListenerMetadata, fd, st); err != nil {
+			send := func() error {
+				return SendListener(req.Profile.ListenerPath, req.Profile.ListenerMetadata, fd, st)
+			}
+			if sock >= 0 {
+				send = func() error {
+					return SendListenerOn(sock, req.Profile.ListenerPath, req.Profile.ListenerMetadata, fd, st)
+				}
+			}
+			if err := send(); err != nil {
 				fmt.Fprintln(os.Stderr, "child: send listener:", err)
 				return 4
 			}
@@ -280,6 +296,14 @@ type seccompNotifResp struct {
 // container state, and the supervisor's answer becomes the syscall's result.
 func TestKernelNotify(t *testing.T) {
 	integration(t)
+	// SendListener after Load, the profile allowing everything else.
+	t.Run("send-after-load", func(t *testing.T) { testNotify(t, false, specs.ActAllow) })
+	// DialListener before Load under a deny-by-default profile that lets
+	// only what the runtime and the Go runtime need through.
+	t.Run("dial-before-load", func(t *testing.T) { testNotify(t, true, specs.ActErrno) })
+}
+
+func testNotify(t *testing.T, dialFirst bool, def specs.LinuxSeccompAction) {
 	sock := filepath.Join(t.TempDir(), "l.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
@@ -287,13 +311,19 @@ func TestKernelNotify(t *testing.T) {
 	}
 	defer ln.Close()
 	s := &specs.LinuxSeccomp{
-		DefaultAction:    specs.ActAllow,
 		ListenerPath:     sock,
 		ListenerMetadata: "berth-test-meta",
 		Flags:            []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagWaitKillableRecv},
+		DefaultAction:    def,
 		Syscalls:         []specs.LinuxSyscall{{Names: []string{"getppid"}, Action: specs.ActNotify}},
 	}
-	cmd, out, errb := startChild(t, childReq{Profile: s, Steps: []string{"send-listener", "getppid"}})
+	if def != specs.ActAllow {
+		s.Syscalls = append(s.Syscalls, specs.LinuxSyscall{Action: specs.ActAllow, Names: strings.Fields(`sendmsg close
+			write exit_group exit futex rt_sigreturn rt_sigprocmask sigaltstack getpid gettid tgkill
+			nanosleep mmap munmap madvise mprotect sched_yield epoll_pwait epoll_ctl clone clone3 fcntl
+			rt_sigaction sched_getaffinity getrandom read`)})
+	}
+	cmd, out, errb := startChild(t, childReq{Profile: s, DialFirst: dialFirst, Steps: []string{"send-listener", "getppid"}})
 
 	_ = ln.SetDeadline(time.Now().Add(20 * time.Second))
 	conn, err := ln.AcceptUnix()

@@ -77,10 +77,38 @@ func loadProgram(prog []unix.SockFilter, fl uintptr) (int, error) {
 // container process state (with fds ["seccompFd"] and listenerMetadata) as
 // JSON in one message carrying fd as SCM_RIGHTS, as runtime-spec's
 // seccomp user-notification section describes. It does not close fd.
+//
+// Called after Load, it needs socket, connect, sendmsg and close through the
+// filter; DialListener before Load and SendListenerOn after it need only
+// sendmsg and close.
 func SendListener(listenerPath, listenerMetadata string, fd int, st specs.ContainerProcessState) error {
-	if listenerPath == "" {
-		return fmt.Errorf("linux.seccomp.listenerPath: empty: %w", errdefs.ErrInvalidArgument)
+	sock, err := DialListener(listenerPath)
+	if err != nil {
+		return err
 	}
+	defer unix.Close(sock)
+	return SendListenerOn(sock, listenerPath, listenerMetadata, fd, st)
+}
+
+// DialListener connects a close-on-exec unix stream socket to listenerPath.
+func DialListener(listenerPath string) (int, error) {
+	if listenerPath == "" {
+		return -1, fmt.Errorf("linux.seccomp.listenerPath: empty: %w", errdefs.ErrInvalidArgument)
+	}
+	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("seccomp listener socket: %w", err)
+	}
+	if err := unix.Connect(sock, &unix.SockaddrUnix{Name: listenerPath}); err != nil {
+		unix.Close(sock)
+		return -1, fmt.Errorf("connect to seccomp listener %s: %w", listenerPath, err)
+	}
+	return sock, nil
+}
+
+// SendListenerOn sends the state and fd on sock, a socket from DialListener
+// (listenerPath only names it in errors). It does not close sock or fd.
+func SendListenerOn(sock int, listenerPath, listenerMetadata string, fd int, st specs.ContainerProcessState) error {
 	st.Fds = []string{specs.SeccompFdName}
 	st.Metadata = listenerMetadata
 	if st.Version == "" {
@@ -90,16 +118,7 @@ func SendListener(listenerPath, listenerMetadata string, fd int, st specs.Contai
 	if err != nil {
 		return fmt.Errorf("encode seccomp listener state: %w", err)
 	}
-	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("seccomp listener socket: %w", err)
-	}
-	defer unix.Close(sock)
-	if err := unix.Connect(sock, &unix.SockaddrUnix{Name: listenerPath}); err != nil {
-		return fmt.Errorf("connect to seccomp listener %s: %w", listenerPath, err)
-	}
-	oob := unix.UnixRights(fd)
-	n, err := unix.SendmsgN(sock, b, oob, nil, 0)
+	n, err := unix.SendmsgN(sock, b, unix.UnixRights(fd), nil, 0)
 	if err != nil {
 		return fmt.Errorf("send seccomp fd to %s: %w", listenerPath, err)
 	}
