@@ -404,3 +404,21 @@ func integration(t *testing.T) {
 		t.Fatalf("this test needs root (uid 0); run the suite as root (make test)")
 	}
 }
+
+// TRAP delivers SIGSYS to the thread; the Go runtime treats it as fatal and
+// says so.
+func TestKernelTrap(t *testing.T) {
+	integration(t)
+	s := &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Syscalls:      []specs.LinuxSyscall{{Names: []string{"getppid"}, Action: specs.ActTrap}},
+	}
+	cmd, out, errb := startChild(t, childReq{Profile: s, Steps: []string{"getppid"}})
+	err := cmd.Wait()
+	if err == nil || !strings.Contains(errb.String(), "SIGSYS") {
+		t.Fatalf("child: %v, want a SIGSYS crash\nstdout: %s\nstderr: %s", err, out, errb)
+	}
+	if _, ok := parseResults(t, out.String())["getppid"]; ok {
+		t.Fatalf("getppid returned under TRAP: %s", out)
+	}
+}
