@@ -397,6 +397,9 @@ func (m *v1Manager) setMemory(mem *specs.LinuxMemory) error {
 			}
 			// Kernels from 5.16 on no longer limit kernel memory separately.
 			slog.Warn("linux.resources.memory.kernel ignored: this kernel has no separate kernel-memory limit", "error", err)
+		} else if got, err := readUint(d, "memory.kmem.limit_in_bytes"); err == nil && *mem.Kernel > 0 && got != uint64(*mem.Kernel) {
+			// Newer kernels accept the write and keep no limit.
+			slog.Warn("linux.resources.memory.kernel ignored by the kernel: it keeps no separate kernel-memory limit", "asked", *mem.Kernel, "memory.kmem.limit_in_bytes", got)
 		}
 	}
 	if mem.KernelTCP != nil {
@@ -461,8 +464,13 @@ func (m *v1Manager) setBlkio(b *specs.LinuxBlockIO) error {
 			return fmt.Errorf("linux.resources.blockIO.weight: %w", err)
 		}
 	}
+	// Leaf weights belonged to the CFQ scheduler, gone since Linux 5.0: where
+	// the kernel has no leaf-weight files they are skipped with a warning.
+	leafOK := fileExists(d, leafFile)
 	if b.LeafWeight != nil {
-		if err := m.write(d, leafFile, strconv.FormatUint(uint64(*b.LeafWeight), 10)); err != nil {
+		if !leafOK {
+			slog.Warn("linux.resources.blockIO.leafWeight ignored: the kernel has no " + leafFile + " (CFQ only)")
+		} else if err := m.write(d, leafFile, strconv.FormatUint(uint64(*b.LeafWeight), 10)); err != nil {
 			return fmt.Errorf("linux.resources.blockIO.leafWeight: %w", err)
 		}
 	}
@@ -472,7 +480,9 @@ func (m *v1Manager) setBlkio(b *specs.LinuxBlockIO) error {
 				return fmt.Errorf("linux.resources.blockIO.weightDevice[%d].weight: %w", i, err)
 			}
 		}
-		if wd.LeafWeight != nil {
+		if wd.LeafWeight != nil && !leafOK {
+			slog.Warn(fmt.Sprintf("linux.resources.blockIO.weightDevice[%d].leafWeight ignored: the kernel has no blkio.leaf_weight_device (CFQ only)", i))
+		} else if wd.LeafWeight != nil {
 			if err := m.write(d, "blkio.leaf_weight_device", fmt.Sprintf("%s %d", devNum(wd.LinuxBlockIODevice), *wd.LeafWeight)); err != nil {
 				return fmt.Errorf("linux.resources.blockIO.weightDevice[%d].leafWeight: %w", i, err)
 			}

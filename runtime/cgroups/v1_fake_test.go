@@ -301,3 +301,54 @@ func TestV1FakeApplyErrorNamesFile(t *testing.T) {
 		t.Fatalf("Apply error %v, want one naming %s", err, p)
 	}
 }
+
+func TestHybridFakeHugetlbOnUnified(t *testing.T) {
+	root := fakeV1(t, "/h", true, "cpu", "memory", "pids", "freezer", "devices")
+	writeT(t, filepath.Join(root, "unified"), "cgroup.controllers", "hugetlb\n")
+	touch(t, filepath.Join(root, "unified", "h"), "hugetlb.1GB.max")
+	r := &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "1GB", Limit: 1 << 30}}}
+	m, err := New(Config{Root: root, Path: "/h", Resources: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{root: root}
+	m.(*v1Manager).trace = rec.trace
+	if err := m.Set(r); err != nil {
+		t.Fatal(err)
+	}
+	diffWrites(t, rec.writes, []string{
+		"unified/cgroup.subtree_control=+hugetlb",
+		"unified/h/hugetlb.1GB.max=1073741824",
+	})
+	// Without hugetlb anywhere the spec is refused up front.
+	writeT(t, filepath.Join(root, "unified"), "cgroup.controllers", "\n")
+	if _, err := New(Config{Root: root, Path: "/h2", Resources: r}); err == nil || !strings.Contains(err.Error(), "linux.resources.hugepageLimits") {
+		t.Fatalf("New without hugetlb: %v", err)
+	}
+}
+
+func TestV1FakeLeafWeightSkippedWithoutCFQ(t *testing.T) {
+	root := fakeV1(t, "/lw", false, "blkio")
+	d := filepath.Join(root, "blkio", "lw")
+	for _, f := range []string{"blkio.weight", "blkio.leaf_weight", "blkio.leaf_weight_device", "blkio.weight_device"} {
+		if err := os.Remove(filepath.Join(d, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	touch(t, d, "blkio.bfq.weight", "blkio.bfq.weight_device")
+	m, err := New(Config{Root: root, Path: "/lw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{root: root}
+	m.(*v1Manager).trace = rec.trace
+	err = m.Set(&specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: pu16(200), LeafWeight: pu16(100),
+		WeightDevice: []specs.LinuxWeightDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Weight: pu16(50), LeafWeight: pu16(60)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffWrites(t, rec.writes, []string{
+		"blkio/lw/blkio.bfq.weight=200",
+		"blkio/lw/blkio.bfq.weight_device=8:0 50",
+	})
+}

@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,7 +49,10 @@ func newReal(t *testing.T, r *specs.LinuxResources) Manager {
 
 func TestV1RealLifecycle(t *testing.T) {
 	requireV1Host(t)
+	disk := someDisk(t)
 	r := &specs.LinuxResources{
+		BlockIO: &specs.LinuxBlockIO{Weight: pu16(300), LeafWeight: pu16(300),
+			ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: disk, Rate: 1 << 20}}},
 		Memory: &specs.LinuxMemory{Limit: p64(64 << 20), Swap: p64(128 << 20), Reservation: p64(32 << 20), Swappiness: pu64(10)},
 		CPU:    &specs.LinuxCPU{Shares: pu64(512), Quota: p64(50000), Period: pu64(100000), Cpus: "0", Mems: "0"},
 		Pids:   &specs.LinuxPids{Limit: p64(20)},
@@ -73,6 +77,16 @@ func TestV1RealLifecycle(t *testing.T) {
 		if got := readT(t, mem, file); got != want {
 			t.Errorf("%s = %q, want %q", file, got, want)
 		}
+	}
+	weightFile := "blkio.weight"
+	if !fileExists(m.Path("blkio"), weightFile) {
+		weightFile = "blkio.bfq.weight"
+	}
+	if got := readT(t, m.Path("blkio"), weightFile); got != "300" && got != "default 300" {
+		t.Errorf("%s = %q", weightFile, got)
+	}
+	if got, want := readT(t, m.Path("blkio"), "blkio.throttle.read_bps_device"), fmt.Sprintf("%d:%d 1048576", disk.Major, disk.Minor); got != want {
+		t.Errorf("blkio.throttle.read_bps_device = %q, want %q", got, want)
 	}
 	if got := readT(t, m.Path("pids"), "pids.max"); got != "20" {
 		t.Errorf("pids.max = %q", got)
@@ -227,4 +241,18 @@ func TestV1RealDevicesDenyWrite(t *testing.T) {
 			break
 		}
 	}
+}
+
+// someDisk is a block device of this host (a whole disk, as throttling wants).
+func someDisk(t *testing.T) specs.LinuxBlockIODevice {
+	t.Helper()
+	matches, _ := filepath.Glob("/sys/block/*/dev")
+	for _, p := range matches {
+		var maj, min int64
+		if _, err := fmt.Sscanf(readT(t, p), "%d:%d", &maj, &min); err == nil {
+			return specs.LinuxBlockIODevice{Major: maj, Minor: min}
+		}
+	}
+	t.Fatal("no block device under /sys/block for the blkio test")
+	return specs.LinuxBlockIODevice{}
 }
