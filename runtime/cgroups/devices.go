@@ -84,8 +84,8 @@ func DefaultDeviceRules() []specs.LinuxDeviceCgroup {
 		{Allow: true, Type: "b", Major: i64(-1), Minor: i64(-1), Access: "m"},
 		c(1, 3), c(1, 5), c(1, 7), c(1, 8), c(1, 9), // null zero full random urandom
 		c(5, 0), c(5, 1), c(5, 2), // tty console ptmx
-		c(136, -1),  // pts
-		c(10, 200),  // net/tun
+		c(136, -1), // pts
+		c(10, 200), // net/tun
 	}
 }
 

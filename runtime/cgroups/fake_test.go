@@ -42,7 +42,7 @@ func writeT(t *testing.T, dir, file, content string) {
 
 // v1Files are the control files a fake v1 cgroup directory gets per hierarchy.
 var v1Files = map[string][]string{
-	"cpu": {"cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.cfs_burst_us", "cpu.rt_period_us", "cpu.rt_runtime_us", "cpu.idle", "cpu.stat"},
+	"cpu":     {"cpu.shares", "cpu.cfs_period_us", "cpu.cfs_quota_us", "cpu.cfs_burst_us", "cpu.rt_period_us", "cpu.rt_runtime_us", "cpu.idle", "cpu.stat"},
 	"cpuacct": {"cpuacct.usage", "cpuacct.usage_percpu", "cpuacct.stat"},
 	"cpuset":  {"cpuset.cpus", "cpuset.mems"},
 	"memory": {"memory.limit_in_bytes", "memory.memsw.limit_in_bytes", "memory.soft_limit_in_bytes", "memory.kmem.limit_in_bytes",

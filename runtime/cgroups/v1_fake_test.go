@@ -149,11 +149,11 @@ func TestV1FakeOnlySetFieldsAreWritten(t *testing.T) {
 func TestV1FakeMissingControllerFailsEarly(t *testing.T) {
 	root := fakeV1(t, "/d", false, "cpu", "memory", "pids", "freezer", "devices", "cpuset")
 	cases := map[string]*specs.LinuxResources{
-		"linux.resources.hugepageLimits":   {HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1}}},
-		"linux.resources.network.classID":  {Network: &specs.LinuxNetwork{ClassID: new(uint32)}},
-		"linux.resources.blockIO":          {BlockIO: &specs.LinuxBlockIO{Weight: pu16(10)}},
-		"linux.resources.unified":          {Unified: map[string]string{"memory.high": "1"}},
-		"linux.resources.devices[0]":       {Devices: []specs.LinuxDeviceCgroup{{Type: "x"}}},
+		"linux.resources.hugepageLimits":    {HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1}}},
+		"linux.resources.network.classID":   {Network: &specs.LinuxNetwork{ClassID: new(uint32)}},
+		"linux.resources.blockIO":           {BlockIO: &specs.LinuxBlockIO{Weight: pu16(10)}},
+		"linux.resources.unified":           {Unified: map[string]string{"memory.high": "1"}},
+		"linux.resources.devices[0]":        {Devices: []specs.LinuxDeviceCgroup{{Type: "x"}}},
 		"linux.resources.memory.swappiness": {Memory: &specs.LinuxMemory{Swappiness: pu64(101)}},
 	}
 	for field, r := range cases {

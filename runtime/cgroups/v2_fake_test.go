@@ -144,12 +144,12 @@ func TestV2FakeApplyEnablesControllers(t *testing.T) {
 func TestV2FakeErrors(t *testing.T) {
 	root := fakeV2(t, "c4")
 	cases := map[string]*specs.LinuxResources{
-		"linux.resources.cpu.realtime":     {CPU: &specs.LinuxCPU{RealtimeRuntime: p64(1)}},
-		"linux.resources.network":          {Network: &specs.LinuxNetwork{ClassID: new(uint32)}},
-		"linux.resources.memory.swap":      {Memory: &specs.LinuxMemory{Swap: p64(100)}},
-		`linux.resources.unified["../x"]`:  {Unified: map[string]string{"../x": "1"}},
-		`linux.resources.unified["a/b.c"]`: {Unified: map[string]string{"a/b.c": "1"}},
-		`linux.resources.unified["cgroup.procs"]`: {Unified: map[string]string{"cgroup.procs": "1"}},
+		"linux.resources.cpu.realtime":               {CPU: &specs.LinuxCPU{RealtimeRuntime: p64(1)}},
+		"linux.resources.network":                    {Network: &specs.LinuxNetwork{ClassID: new(uint32)}},
+		"linux.resources.memory.swap":                {Memory: &specs.LinuxMemory{Swap: p64(100)}},
+		`linux.resources.unified["../x"]`:            {Unified: map[string]string{"../x": "1"}},
+		`linux.resources.unified["a/b.c"]`:           {Unified: map[string]string{"a/b.c": "1"}},
+		`linux.resources.unified["cgroup.procs"]`:    {Unified: map[string]string{"cgroup.procs": "1"}},
 		"linux.resources.hugepageLimits[0].pageSize": {HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB/../x"}}},
 	}
 	for field, r := range cases {
