@@ -96,7 +96,8 @@ func (r *resolver) resolveAt(ctx context.Context, ep hosts.Endpoint, n reference
 		}
 	} else {
 		var se *StatusError
-		if !errors.As(err, &se) || se.StatusCode == http.StatusNotFound || se.StatusCode == http.StatusUnauthorized || se.StatusCode == http.StatusForbidden {
+		if !errors.As(err, &se) || se.StatusCode == http.StatusNotFound || se.StatusCode == http.StatusUnauthorized ||
+			se.StatusCode == http.StatusForbidden || se.StatusCode == http.StatusTooManyRequests || se.StatusCode >= 500 {
 			return ocispec.Descriptor{}, err
 		}
 		// Some registries refuse HEAD (405 and such): ask with GET.
