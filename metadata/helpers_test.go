@@ -176,3 +176,7 @@ func dirEntries(t *testing.T, dir string) []string {
 }
 
 func digestOf(b []byte) digest.Digest { return digest.FromBytes(b) }
+
+func nsCtxFrom(ctx context.Context, ns string) context.Context {
+	return namespaces.WithNamespace(ctx, ns)
+}
