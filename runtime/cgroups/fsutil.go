@@ -159,10 +159,15 @@ func readPids(dir string, recursive bool) ([]int, error) {
 	return pids, nil
 }
 
+// destroyBudget bounds how long Destroy waits for a busy cgroup (processes
+// that are still exiting) across all of its directories.
+const destroyBudget = 500 * time.Millisecond
+
 // removeTree removes the cgroup directory dir and every cgroup below it,
 // deepest first. Only directories are removed (cgroupfs control files vanish
-// with their directory). EBUSY (processes still exiting) is retried briefly.
-func removeTree(dir string) error {
+// with their directory). EBUSY (processes still exiting) is retried with a
+// short backoff until deadline.
+func removeTree(dir string, deadline time.Time) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -172,13 +177,13 @@ func removeTree(dir string) error {
 	}
 	for _, e := range ents {
 		if e.IsDir() {
-			if err := removeTree(filepath.Join(dir, e.Name())); err != nil {
+			if err := removeTree(filepath.Join(dir, e.Name()), deadline); err != nil {
 				return err
 			}
 		}
 	}
-	delay := time.Millisecond
-	for i := 0; ; i++ {
+	delay := 500 * time.Microsecond
+	for {
 		err := unix.Rmdir(dir)
 		switch {
 		case err == nil, err == unix.ENOENT:
@@ -190,12 +195,15 @@ func removeTree(dir string) error {
 				return err
 			}
 			continue
-		case (err == unix.EBUSY || err == unix.EAGAIN) && i < 12:
+		case (err == unix.EBUSY || err == unix.EAGAIN) && time.Now().Before(deadline):
 			time.Sleep(delay)
-			if delay < 100*time.Millisecond {
+			if delay < 50*time.Millisecond {
 				delay *= 2
 			}
 			continue
+		}
+		if err == unix.EBUSY {
+			return fmt.Errorf("remove cgroup %s: %w (processes are still in it)", dir, err)
 		}
 		return fmt.Errorf("remove cgroup %s: %w", dir, err)
 	}

@@ -707,8 +707,9 @@ func (m *v1Manager) OOMKillCount() (uint64, error) {
 
 func (m *v1Manager) Destroy() error {
 	var errs []error
+	deadline := time.Now().Add(destroyBudget)
 	for _, d := range m.dirs() {
-		if err := removeTree(d); err != nil {
+		if err := removeTree(d, deadline); err != nil {
 			errs = append(errs, err)
 		}
 	}

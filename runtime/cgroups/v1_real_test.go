@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -255,4 +256,104 @@ func someDisk(t *testing.T) specs.LinuxBlockIODevice {
 	}
 	t.Fatal("no block device under /sys/block for the blkio test")
 	return specs.LinuxBlockIODevice{}
+}
+
+// frozenSilent checks the child does not answer while frozen and does once thawed.
+func frozenSilent(t *testing.T, m Manager, c *child) {
+	t.Helper()
+	if err := m.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 1)
+	c.goOn()
+	go func() { s, _ := c.out.ReadString('\n'); got <- strings.TrimSpace(s) }()
+	select {
+	case s := <-got:
+		t.Fatalf("frozen child answered %q", s)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := m.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case s := <-got:
+		if s != "alive" {
+			t.Fatalf("thawed child said %q", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("thawed child did not answer within 10s")
+	}
+}
+
+func TestV1RealFreezeStopsProcess(t *testing.T) {
+	requireV1Host(t)
+	m := newReal(t, nil)
+	c := startChild(t, "while :; do echo alive; read x; done")
+	if err := m.Apply(c.pid); err != nil {
+		t.Fatal(err)
+	}
+	c.goOn()
+	if got := c.line(); got != "alive" {
+		t.Fatalf("child said %q", got)
+	}
+	frozenSilent(t, m, c)
+}
+
+func TestV1RealDestroyBusyThenClean(t *testing.T) {
+	requireV1Host(t)
+	m := newReal(t, nil)
+	c := startChild(t, "read x")
+	if err := m.Apply(c.pid); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	err := m.Destroy()
+	if err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Fatalf("Destroy with a live process: %v, want a busy error", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Destroy of a busy cgroup took %v", d)
+	}
+	if !m.Exists() {
+		t.Fatal("Destroy removed a cgroup that still holds a process")
+	}
+	c.stop()
+	if err := m.Destroy(); err != nil {
+		t.Fatalf("Destroy after the process ended: %v", err)
+	}
+	assertGone(t, m.Save())
+}
+
+func TestV1RealOOMKillCounted(t *testing.T) {
+	requireV1Host(t)
+	testutil.LookPath(t, "tail", "coreutils")
+	r := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: p64(16 << 20), Swap: p64(16 << 20)}}
+	m := newReal(t, r)
+	// tail keeps a whole newline-free stream in memory: it outgrows 16 MiB.
+	c := startChild(t, "head -c 200000000 /dev/zero | tail >/dev/null; echo status $?; read x")
+	if err := m.Apply(c.pid); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(r); err != nil {
+		t.Fatal(err)
+	}
+	c.goOn()
+	got := c.line()
+	if got == "Killed" {
+		got = c.line()
+	}
+	if got != "status 137" {
+		t.Errorf("tail under a 16 MiB limit: %q, want status 137 (SIGKILL)", got)
+	}
+	n, err := m.OOMKillCount()
+	if err != nil || n < 1 {
+		t.Fatalf("OOMKillCount = %d, %v; want >= 1", n, err)
+	}
+	st, err := m.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Memory.Usage.Max < 8<<20 || st.Memory.Usage.Limit != 16<<20 {
+		t.Errorf("memory stats after an OOM: usage %+v swap %+v", st.Memory.Usage, st.Memory.Swap)
+	}
 }

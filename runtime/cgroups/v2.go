@@ -596,7 +596,7 @@ func (m *v2Manager) Kill() error {
 	return nil
 }
 
-func (m *v2Manager) Destroy() error { return removeTree(m.dir) }
+func (m *v2Manager) Destroy() error { return removeTree(m.dir, time.Now().Add(destroyBudget)) }
 
 func (m *v2Manager) Exists() bool {
 	_, err := os.Stat(m.dir)

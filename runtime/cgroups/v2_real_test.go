@@ -95,6 +95,7 @@ func TestV2RealLifecycleAndFreeze(t *testing.T) {
 	if got := c.line(); got != "alive" {
 		t.Fatalf("thawed child said %q", got)
 	}
+	frozenSilent(t, m, c)
 	st, err := m.Stats()
 	if err != nil {
 		t.Fatal(err)
