@@ -95,7 +95,10 @@ func (f *recorder) PivotRoot(newroot, putold string) error {
 }
 func (f *recorder) Chroot(p string) error { f.add(call{Op: "chroot", Target: p}); return nil }
 func (f *recorder) Chdir(p string) error  { f.add(call{Op: "chdir", Target: f.name(p)}); return nil }
-func (f *recorder) Fchdir(fd int) error   { f.add(call{Op: "fchdir", Target: f.name(procFd(fd))}); return nil }
+func (f *recorder) Fchdir(fd int) error {
+	f.add(call{Op: "fchdir", Target: f.name(procFd(fd))})
+	return nil
+}
 func (f *recorder) MountSetattr(dirfd int, p string, flags uint, attr *unix.MountAttr) error {
 	f.add(call{Op: "mount_setattr", Target: f.fdName(dirfd, p), Flags: uintptr(flags), Attr: *attr})
 	return nil
@@ -111,7 +114,9 @@ func (f *recorder) MoveMount(fromDirfd int, fromPath string, toDirfd int, toPath
 func (f *recorder) Openat2(dirfd int, p string, how *unix.OpenHow) (int, error) {
 	return unix.Openat2(dirfd, p, how)
 }
-func (f *recorder) Mkdirat(dirfd int, p string, mode uint32) error { return unix.Mkdirat(dirfd, p, mode) }
+func (f *recorder) Mkdirat(dirfd int, p string, mode uint32) error {
+	return unix.Mkdirat(dirfd, p, mode)
+}
 func (f *recorder) Symlinkat(target string, dirfd int, name string) error {
 	return unix.Symlinkat(target, dirfd, name)
 }
