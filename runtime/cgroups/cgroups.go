@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -135,6 +136,16 @@ type validator interface {
 func Load(s Saved) (Manager, error) {
 	if len(s.Paths) == 0 {
 		return nil, fmt.Errorf("cgroups: saved state has no paths: %w", errdefs.ErrInvalidArgument)
+	}
+	if s.Root == "" || !filepath.IsAbs(s.Root) || s.Path == "" || s.Path == "/" {
+		return nil, fmt.Errorf("cgroups: saved state has root %q, path %q: %w", s.Root, s.Path, errdefs.ErrInvalidArgument)
+	}
+	for c, d := range s.Paths {
+		// Every directory must be <root>/.../<path>: a damaged state file
+		// must not make Destroy remove anything else.
+		if d != filepath.Clean(d) || !strings.HasPrefix(d, s.Root+"/") || !strings.HasSuffix(d, s.Path) {
+			return nil, fmt.Errorf("cgroups: saved paths[%q] = %q is not a cgroup %s under %s: %w", c, d, s.Path, s.Root, errdefs.ErrInvalidArgument)
+		}
 	}
 	switch s.Mode {
 	case ModeV1, ModeHybrid:

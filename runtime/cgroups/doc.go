@@ -8,8 +8,12 @@
 // by Config.Root; it writes only the control files for resources that are set.
 //
 // Paths: an absolute linux.cgroupsPath ("/a/b") is taken relative to the root
-// of every hierarchy. A relative one ("a/b") is taken relative to the cgroup of
-// the calling runtime process as read from /proc/self/cgroup, as the
-// runtime-spec says; an empty one means /berth/<id> (absolute). A path that
-// climbs out with ".." is rejected naming linux.cgroupsPath.
+// of every hierarchy. A relative one ("a/b") is taken the same way, relative to
+// the hierarchy roots, as runc does: the runtime-spec lets the runtime pick the
+// base of a relative path, and the runtime's own cgroup is a poor base (it
+// changes with whoever started the runtime). An empty one means /berth/<id>.
+// A path that climbs out with ".." or names the root itself is rejected naming
+// linux.cgroupsPath. Parent directories that Apply creates (like /berth) are
+// left in place by Destroy, which removes only the container's own directory
+// and anything below it.
 package cgroups

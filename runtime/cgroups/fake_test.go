@@ -7,6 +7,11 @@ import (
 	"testing"
 )
 
+func TestMain(m *testing.M) {
+	fakeTrees = true
+	os.Exit(m.Run())
+}
+
 // write records of a manager, relative to the fake root.
 type recorder struct {
 	root   string

@@ -159,6 +159,11 @@ func readPids(dir string, recursive bool) ([]int, error) {
 	return pids, nil
 }
 
+// fakeTrees lets removeTree delete the regular files that stand in for
+// control files in a test's fake cgroupfs tree. Only tests set it: in
+// production Destroy never unlinks a file.
+var fakeTrees = false
+
 // destroyBudget bounds how long Destroy waits for a busy cgroup (processes
 // that are still exiting) across all of its directories.
 const destroyBudget = 500 * time.Millisecond
@@ -188,7 +193,7 @@ func removeTree(dir string, deadline time.Time) error {
 		switch {
 		case err == nil, err == unix.ENOENT:
 			return nil
-		case err == unix.ENOTEMPTY && isFakeDir(dir):
+		case err == unix.ENOTEMPTY && fakeTrees && isFakeDir(dir):
 			// A fake (test) tree holds regular files standing in for control
 			// files: remove them too.
 			if err := removeFakeFiles(dir); err != nil {

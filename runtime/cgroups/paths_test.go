@@ -110,3 +110,18 @@ func FuzzUnifiedKey(f *testing.F) {
 		}
 	})
 }
+
+func TestLoadRejectsForeignPaths(t *testing.T) {
+	for _, s := range []Saved{
+		{Mode: ModeV1, Root: "/sys/fs/cgroup", Path: "/x", Paths: map[string]string{"memory": "/etc/x"}},
+		{Mode: ModeV1, Root: "/sys/fs/cgroup", Path: "/x", Paths: map[string]string{"memory": "/sys/fs/cgroup/memory/../../../etc/x"}},
+		{Mode: ModeV1, Root: "/sys/fs/cgroup", Path: "/x", Paths: map[string]string{"memory": "/sys/fs/cgroup/memory/y"}},
+		{Mode: ModeV2, Root: "/sys/fs/cgroup", Path: "/", Paths: map[string]string{Unified: "/sys/fs/cgroup"}},
+		{Mode: "v3", Root: "/sys/fs/cgroup", Path: "/x", Paths: map[string]string{Unified: "/sys/fs/cgroup/x"}},
+		{Mode: ModeV2, Root: "/sys/fs/cgroup", Path: "/x"},
+	} {
+		if _, err := Load(s); err == nil || !errdefs.IsInvalidArgument(err) {
+			t.Errorf("Load(%+v) = %v, want invalid argument", s, err)
+		}
+	}
+}

@@ -296,7 +296,7 @@ func (m *v1Manager) setCPU(c *specs.LinuxCPU) error {
 			return err
 		}
 	}
-	if c.Burst != nil {
+	if c.Burst != nil && !(*c.Burst == 0 && !fileExists(d, "cpu.cfs_burst_us")) {
 		if err := m.write(d, "cpu.cfs_burst_us", strconv.FormatUint(*c.Burst, 10)); err != nil {
 			return fmt.Errorf("linux.resources.cpu.burst: %w", err)
 		}
@@ -313,7 +313,7 @@ func (m *v1Manager) setCPU(c *specs.LinuxCPU) error {
 			return err
 		}
 	}
-	if c.Idle != nil {
+	if c.Idle != nil && !(*c.Idle == 0 && !fileExists(d, "cpu.idle")) {
 		if err := m.write(d, "cpu.idle", strconv.FormatInt(*c.Idle, 10)); err != nil {
 			return fmt.Errorf("linux.resources.cpu.idle: %w", err)
 		}
