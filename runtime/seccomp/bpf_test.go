@@ -115,7 +115,7 @@ func model(s *specs.LinuxSeccomp, d seccompData) uint32 {
 	}
 	var ai *archInfo
 	switch {
-	case d.arch == unix.AUDIT_ARCH_X86_64 && d.nr >= x32SyscallBit:
+	case d.arch == unix.AUDIT_ARCH_X86_64 && d.nr >= x32SyscallBit && d.nr != ^uint32(0):
 		if listed[specs.ArchX32] {
 			ai = archs[specs.ArchX32]
 		}

@@ -1,11 +1,9 @@
 package seccomp
 
 import (
-	"cmp"
 	"fmt"
 	"runtime"
 	"slices"
-	"sort"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -122,6 +120,8 @@ func Compile(s *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 				}
 			}
 			a.ld(offNr)
+			// nr -1 (a tracer skipping the syscall) is not an x32 call.
+			a.jump(opJeqK, ^uint32(0), rel(2), labelNext)
 			a.jump(opJgeK, x32SyscallBit, labelNext, rel(1))
 			var x32Label int
 			if x32 != nil {
@@ -172,13 +172,10 @@ type sysRules struct {
 // rulesFor gathers, for one architecture, the rules of every syscall
 // number, sorted by number.
 func rulesFor(ai *archInfo, s *specs.LinuxSeccomp, def uint32) []sysRules {
-	type entry struct {
-		nr  uint32
-		seq int
-		r   rule
-	}
-	entries := make([]entry, 0, 512)
-	seq := 0
+	// keys: syscall number in the high half, rule sequence in the low half,
+	// so one integer sort orders by number, then by rule order.
+	keys := make([]uint64, 0, 512)
+	bySeq := make([]rule, 0, 512)
 	for _, sc := range s.Syscalls {
 		act := actionValue(sc.Action, sc.ErrnoRet)
 		if act == def {
@@ -199,100 +196,86 @@ func rulesFor(ai *archInfo, s *specs.LinuxSeccomp, def uint32) []sysRules {
 			}
 			if split {
 				for i := range sc.Args {
-					entries = append(entries, entry{nr, seq, rule{act, sc.Args[i : i+1]}})
-					seq++
+					keys = append(keys, uint64(nr)<<32|uint64(len(bySeq)))
+					bySeq = append(bySeq, rule{act, sc.Args[i : i+1]})
 				}
 			} else {
-				entries = append(entries, entry{nr, seq, rule{act, sc.Args}})
-				seq++
+				keys = append(keys, uint64(nr)<<32|uint64(len(bySeq)))
+				bySeq = append(bySeq, rule{act, sc.Args})
 			}
 		}
 	}
-	slices.SortFunc(entries, func(x, y entry) int {
-		if x.nr != y.nr {
-			return cmp.Compare(x.nr, y.nr)
-		}
-		return cmp.Compare(x.seq, y.seq)
-	})
-	out := make([]sysRules, 0, len(entries))
-	flat := make([]rule, 0, len(entries))
-	for i := 0; i < len(entries); {
+	slices.Sort(keys)
+	out := make([]sysRules, 0, len(keys))
+	flat := make([]rule, 0, len(keys))
+	for i := 0; i < len(keys); {
+		nr := uint32(keys[i] >> 32)
 		j := i
-		for j < len(entries) && entries[j].nr == entries[i].nr {
+		for j < len(keys) && uint32(keys[j]>>32) == nr {
 			j++
 		}
 		start := len(flat)
 		for k := i; k < j; k++ {
-			if len(entries[k].r.conds) == 0 {
-				flat = append(flat[:start], entries[k].r)
+			r := bySeq[uint32(keys[k])]
+			if len(r.conds) == 0 {
+				flat = append(flat[:start], r)
 				break
 			}
-			flat = append(flat, entries[k].r)
+			flat = append(flat, r)
 		}
-		out = append(out, sysRules{nr: entries[i].nr, rules: flat[start:len(flat):len(flat)]})
+		out = append(out, sysRules{nr: nr, rules: flat[start:len(flat):len(flat)]})
 		i = j
 	}
 	return out
 }
 
-// section emits the code for one architecture: compare seccomp_data.nr with
-// every filtered syscall, then the default action.
+// interval maps the syscall numbers from start up to the next interval's
+// start to a return value, or to the rule body of one conditional syscall.
+type interval struct {
+	start uint32
+	ret   uint32
+	body  int // index into the section's conditional syscalls, or -1
+}
+
+// section emits the code for one architecture: a binary search over the
+// syscall number down to a RET (or a jump to a rule body), so a syscall
+// costs about log2(intervals) comparisons, then the rule bodies.
 func (a *asm) section(ai *archInfo, s *specs.LinuxSeccomp, def uint32) error {
 	all := rulesFor(ai, s, def)
-
-	// Unconditional syscalls grouped by action: a run of JEQs that share
-	// one RET.
-	type group struct {
-		action uint32
-		nrs    []uint32
+	iv := make([]interval, 0, 2*len(all)+2)
+	add := func(x interval) {
+		if n := len(iv); n > 0 && iv[n-1].start == x.start {
+			iv = iv[:n-1] // empty interval
+		}
+		if n := len(iv); n > 0 && x.body < 0 && iv[n-1].body < 0 && iv[n-1].ret == x.ret {
+			return // same outcome: extend the previous interval
+		}
+		iv = append(iv, x)
 	}
-	var groups []*group
+	add(interval{0, def, -1})
 	var conditional []sysRules
 	for _, sr := range all {
 		if len(sr.rules) == 1 && len(sr.rules[0].conds) == 0 {
-			var g *group
-			for _, x := range groups {
-				if x.action == sr.rules[0].action {
-					g = x
-				}
-			}
-			if g == nil {
-				g = &group{action: sr.rules[0].action}
-				groups = append(groups, g)
-			}
-			g.nrs = append(g.nrs, sr.nr)
-			continue
+			add(interval{sr.nr, sr.rules[0].action, -1})
+		} else {
+			add(interval{sr.nr, 0, len(conditional)})
+			conditional = append(conditional, sr)
 		}
-		conditional = append(conditional, sr)
+		if sr.nr != ^uint32(0) {
+			add(interval{sr.nr + 1, def, -1})
+		}
 	}
-	// The biggest group (usually ALLOW) first: it is the common case.
-	sort.SliceStable(groups, func(i, j int) bool { return len(groups[i].nrs) > len(groups[j].nrs) })
+	if enosysForUnknown(def) && ai.maxNr() != ^uint32(0) {
+		add(interval{ai.maxNr() + 1, unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS), -1})
+	}
+	bodies := make([]int, len(conditional))
+	for i := range bodies {
+		bodies[i] = a.newLabel()
+	}
 	a.ld(offNr)
-	for _, g := range groups {
-		list := g.nrs
-		for len(list) > 0 {
-			n := min(len(list), maxChunk)
-			chunk := list[:n]
-			list = list[n:]
-			ret, after := a.newLabel(), a.newLabel()
-			for i, nr := range chunk {
-				if i < n-1 {
-					a.jump(opJeqK, nr, ret, labelNext)
-				} else {
-					a.jump(opJeqK, nr, labelNext, after)
-				}
-			}
-			a.place(ret)
-			a.ret(g.action)
-			a.place(after)
-		}
-	}
-	for _, sr := range conditional {
-		match, after := a.newLabel(), a.newLabel()
-		// JEQ reaches the body with a short jump; a JA skips it however long.
-		a.jump(opJeqK, sr.nr, match, labelNext)
-		a.ja(after)
-		a.place(match)
+	a.tree(iv, bodies)
+	for i, sr := range conditional {
+		a.place(bodies[i])
 		for _, r := range sr.rules {
 			next := a.newLabel()
 			for _, c := range r.conds {
@@ -302,15 +285,46 @@ func (a *asm) section(ai *archInfo, s *specs.LinuxSeccomp, def uint32) error {
 			a.place(next)
 		}
 		a.ret(def)
-		a.place(after)
 	}
-	// A still holds seccomp_data.nr here.
-	if enosysForUnknown(def) {
-		a.jump(opJgtK, ai.maxNr(), labelNext, rel(1))
-		a.ret(unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS))
-	}
-	a.ret(def)
 	return nil
+}
+
+// treeSize is the number of instructions tree emits for iv.
+func treeSize(iv []interval) int {
+	if len(iv) == 1 {
+		return 1
+	}
+	mid := len(iv) / 2
+	l := treeSize(iv[:mid])
+	if l > 255 {
+		return 2 + l + treeSize(iv[mid:])
+	}
+	return 1 + l + treeSize(iv[mid:])
+}
+
+// tree emits a binary search over the interval starts (A holds the number).
+// The lower half follows its JGE; the upper half comes after it, reached by
+// the JGE's true branch, or by a JA when the lower half is too long for an
+// 8-bit jump.
+func (a *asm) tree(iv []interval, bodies []int) {
+	if len(iv) == 1 {
+		if iv[0].body >= 0 {
+			a.ja(bodies[iv[0].body])
+		} else {
+			a.ret(iv[0].ret)
+		}
+		return
+	}
+	mid := len(iv) / 2
+	l := treeSize(iv[:mid])
+	if l <= 255 {
+		a.jump(opJgeK, iv[mid].start, rel(l), labelNext)
+	} else {
+		a.jump(opJgeK, iv[mid].start, labelNext, rel(1))
+		a.ja(rel(l))
+	}
+	a.tree(iv[:mid], bodies)
+	a.tree(iv[mid:], bodies)
 }
 
 // enosysForUnknown reports whether syscalls newer than this build's tables

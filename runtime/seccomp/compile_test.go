@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -352,30 +353,57 @@ func TestCompileTooLarge(t *testing.T) {
 	}
 }
 
-// Long runs of unconditional rules and long conditional bodies need jumps
-// beyond the 8-bit range of conditional jumps.
+// Many alternating outcomes make a search tree whose halves are too long
+// for 8-bit jumps, and long rule bodies need JA.
 func TestCompileLongJumps(t *testing.T) {
 	s := &specs.LinuxSeccomp{DefaultAction: specs.ActKillProcess, Architectures: []specs.Arch{specs.ArchX86, specs.ArchX32}}
-	var all []string
+	acts := []specs.LinuxSeccompAction{specs.ActAllow, specs.ActLog, specs.ActTrap, specs.ActErrno}
+	names := make([]string, 0, len(syscallsX86_64))
 	for name := range syscallsX86_64 {
-		all = append(all, name)
+		names = append(names, name)
 	}
-	s.Syscalls = append(s.Syscalls, specs.LinuxSyscall{Names: all, Action: specs.ActAllow})
+	names = removeName(names, "futex_waitv")
+	sortByNr(names)
+	for i, name := range names {
+		sc := specs.LinuxSyscall{Names: []string{name}, Action: acts[i%len(acts)]}
+		if i%7 == 0 {
+			sc.Args = []specs.LinuxSeccompArg{{Index: uint(i % 6), Op: specs.OpGreaterThan, Value: uint64(i) << 30}}
+		}
+		s.Syscalls = append(s.Syscalls, sc)
+	}
 	var args []specs.LinuxSeccompArg
 	for i := 0; i < 60; i++ { // 60 same-index args: 60 OR'ed rules in one body
 		args = append(args, specs.LinuxSeccompArg{Index: 0, Op: specs.OpEqualTo, Value: uint64(i) << 31})
 	}
-	s.Syscalls = append(s.Syscalls, specs.LinuxSyscall{Names: []string{"futex_waitv"}, Action: specs.ActErrno, Args: args})
-	s.Syscalls[0].Names = removeName(all, "futex_waitv")
+	s.Syscalls = append(s.Syscalls, specs.LinuxSyscall{Names: []string{"futex_waitv"}, Action: specs.ActErrno, ErrnoRet: uptr(7), Args: args})
 	prog := mustCompile(t, s)
-	for name := range syscallsX86_64 {
-		if name == "futex_waitv" {
-			continue
+	t.Logf("%d instructions", len(prog))
+	for i, name := range names {
+		for _, arg := range []uint64{0, uint64(i)<<30 + 1, math.MaxUint64} {
+			var a [6]uint64
+			a[i%6] = arg
+			for _, d := range []seccompData{
+				x64(name, a[:]...),
+				{nr: syscallsX86[name], arch: unix.AUDIT_ARCH_I386, args: a},
+				{nr: syscallsX32[name], arch: unix.AUDIT_ARCH_X86_64, args: a},
+			} {
+				got, err := run(prog, d)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := model(s, d); got != want {
+					t.Fatalf("%s nr %#x arch %#x args %#x: got %#x, model %#x", name, d.nr, d.arch, d.args, got, want)
+				}
+			}
 		}
-		expect(t, prog, s, x64(name), unix.SECCOMP_RET_ALLOW)
 	}
-	expect(t, prog, s, x64("futex_waitv", 59<<31), unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM))
-	expect(t, prog, s, x64("futex_waitv", 1), unix.SECCOMP_RET_KILL_PROCESS)
+	expect(t, prog, s, x64("futex_waitv", 59<<31), unix.SECCOMP_RET_ERRNO|7)
+	// nr -1 on x86_64 is not an x32 call: it meets the native rules.
+	expect(t, prog, s, seccompData{nr: ^uint32(0), arch: unix.AUDIT_ARCH_X86_64}, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS))
+}
+
+func sortByNr(names []string) {
+	slices.SortFunc(names, func(a, b string) int { return int(syscallsX86_64[a]) - int(syscallsX86_64[b]) })
 }
 
 func removeName(list []string, n string) []string {

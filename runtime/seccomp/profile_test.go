@@ -1,6 +1,7 @@
 package seccomp
 
 import (
+	"runtime"
 	"testing"
 	"time"
 
@@ -43,24 +44,37 @@ func TestDefaultProfile(t *testing.T) {
 	expect(t, prog, s, x64("kexec_load"), eperm)
 }
 
-// Compiling Docker-sized profiles must stay well under a millisecond.
+// Compiling Docker-sized profiles must take under a millisecond. The
+// machine running the suite is shared, so this measures the thread's CPU
+// time (not wall time) and keeps the best of a few batches.
 func TestCompileSpeed(t *testing.T) {
 	s := DefaultProfileFor([]string{"CAP_SYS_ADMIN"})
 	if _, err := Compile(s); err != nil {
 		t.Fatal(err)
 	}
-	res := testing.Benchmark(func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu := func() time.Duration {
+		var ts unix.Timespec
+		if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+			t.Fatal(err)
+		}
+		return time.Duration(ts.Nano())
+	}
+	const n = 50
+	best := time.Hour
+	for batch := 0; batch < 5; batch++ {
+		start := cpu()
+		for i := 0; i < n; i++ {
 			if _, err := Compile(s); err != nil {
-				b.Fatal(err)
+				t.Fatal(err)
 			}
 		}
-	})
-	per := time.Duration(res.NsPerOp())
-	t.Logf("compile of the default profile: %v, %d allocs", per, res.AllocsPerOp())
-	// The bar is 1ms; allow for a loaded machine.
-	if per > 3*time.Millisecond {
-		t.Fatalf("compile takes %v, want < 1ms", per)
+		best = min(best, (cpu()-start)/n)
+	}
+	t.Logf("compile of the default profile: %v CPU", best)
+	if best > time.Millisecond {
+		t.Fatalf("compile takes %v of CPU, want < 1ms", best)
 	}
 }
 
