@@ -23,7 +23,7 @@ const (
 	whiteoutMeta = ".wh..wh."
 )
 
-var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
 // countingReader counts the bytes read through it.
 type countingReader struct {

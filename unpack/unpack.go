@@ -360,8 +360,14 @@ func (s *Session) ApplyStream(ctx context.Context, i int, r io.Reader) (err erro
 		return err
 	}
 	l.key, l.direct, l.ready = key, direct, true
+	s.cond.Broadcast()
 	s.mu.Unlock()
-	return s.advance(ctx)
+	if s.layout == LayoutCopy {
+		// The next layer is a copy of this one: commit it now.
+		return s.advance(ctx)
+	}
+	// Diff layouts commit everything in Finish, after one filesystem sync.
+	return nil
 }
 
 // extract decompresses r into dir, checking the uncompressed digest.
@@ -374,7 +380,9 @@ func (s *Session) extract(ctx context.Context, i int, dir string, r io.Reader) e
 	defer dr.Close()
 	dg := l.diffID.Algorithm().Digester()
 	opts := append([]archive.ApplyOpt{archive.WithoutSync()}, s.u.ApplyOpts...)
-	if s.layout == LayoutCopy {
+	if s.layout == LayoutCopy || i == 0 {
+		// Nothing lies below the first layer: its whiteouts hide nothing
+		// and must not appear as overlay whiteout files in it.
 		opts = append(opts, archive.WithWhiteouts(archive.WhiteoutDelete))
 	} else {
 		opts = append(opts, archive.WithWhiteouts(archive.WhiteoutOverlay))
@@ -444,9 +452,11 @@ func (s *Session) advance(ctx context.Context) error {
 func (s *Session) failBatch(batch []int, err error) error {
 	for _, i := range batch {
 		l := s.layers[i]
-		if l.key != "" {
-			_ = s.u.Snapshotter.Remove(context.Background(), l.key)
+		if l.key == "" {
+			continue // committed before the failure
 		}
+		_ = s.u.Snapshotter.Remove(context.Background(), l.key)
+		l.key = ""
 		l.committed = false
 		l.err = err
 	}
@@ -557,15 +567,27 @@ func (s *Session) Finish(ctx context.Context) (digest.Digest, error) {
 			s.Abort(context.WithoutCancel(ctx))
 			return "", err
 		}
-		all := true
+		all, ready := true, true
 		for _, l := range s.layers {
 			if !l.committed {
 				all = false
+				if !l.ready {
+					ready = false
+				}
 			}
 		}
 		if all {
 			s.mu.Unlock()
 			return s.ChainID(), nil
+		}
+		if ready {
+			s.mu.Unlock()
+			if err := s.advance(ctx); err != nil {
+				s.Abort(context.WithoutCancel(ctx))
+				return "", err
+			}
+			s.mu.Lock()
+			continue
 		}
 		s.cond.Wait()
 	}

@@ -111,6 +111,7 @@ func testLayers() [][]tartest.Entry {
 			tartest.Dir("var"), tartest.Dir("var/cache"), tartest.File("var/cache/a", "a"), tartest.File("var/cache/b", "b"),
 			{Name: "null", Type: tar.TypeChar, Mode: 0o666, Major: 1, Minor: 3},
 			own(tartest.Dir("home"), 1000, 1000), own(tartest.File("home/user", "u"), 1000, 1000),
+			tartest.Whiteout("nothing-below"), tartest.Whiteout("etc/nothing-below"),
 		},
 		{
 			tartest.Dir("etc"), tartest.File("etc/passwd", "root2"), tartest.Whiteout("etc/gone"),

@@ -93,7 +93,7 @@ func (r *readCloser) Close() error { return r.close() }
 // reader of the decompressed bytes. Closing it releases the decoder (it does
 // not close r).
 func DecompressStream(r io.Reader) (io.ReadCloser, Compression, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, 64<<10)
 	head, err := br.Peek(4)
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, Unknown, fmt.Errorf("read compression magic: %w", err)
@@ -115,7 +115,7 @@ func decompress(r io.Reader, c Compression) (io.ReadCloser, error) {
 	case Gzip:
 		return newGzipReader(r)
 	case Zstd:
-		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(0), zstd.WithDecoderLowmem(false), zstd.WithDecoderMaxWindow(1<<30))
+		d, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(2), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(1<<27))
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}

@@ -6,7 +6,7 @@ import (
 )
 
 const (
-	readAheadBlock  = 1 << 20
+	readAheadBlock  = 256 << 10
 	readAheadBlocks = 4
 )
 
