@@ -283,6 +283,9 @@ func TestUnpack(t *testing.T) {
 			if d := diffTrees(viewTree(t, sn, top), wantTop); d != "" {
 				t.Errorf("unpacked tree:\n  %s", d)
 			}
+			if got := viewTree(t, sn, chain[0]); got["nothing-below"] != "" || got["etc/nothing-below"] != "" || got["etc/gone"] == "" {
+				t.Errorf("layer 0 alone: nothing-below=%q etc/nothing-below=%q etc/gone=%q", got["nothing-below"], got["etc/nothing-below"], got["etc/gone"])
+			}
 			// Layer 2 alone shows the many files.
 			if got := viewTree(t, sn, chain[2]); len(got) < 300 || got["data/f299"] == "" || got["etc/gone"] != "" {
 				t.Errorf("tree of layer 2: %d entries, data/f299=%q etc/gone=%q", len(got), got["data/f299"], got["etc/gone"])
