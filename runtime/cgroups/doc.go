@@ -16,4 +16,8 @@
 // linux.cgroupsPath. Parent directories that Apply creates (like /berth) are
 // left in place by Destroy, which removes only the container's own directory
 // and anything below it.
+//
+// On cgroup v2, settings without a runtime-spec field (memory.high,
+// memory.oom.group, cpu.weight.nice, ...) go through linux.resources.unified,
+// written verbatim after the converted fields so they win.
 package cgroups

@@ -351,7 +351,8 @@ func (m *v2Manager) Set(r *specs.LinuxResources) error {
 	if mem := r.Memory; mem != nil {
 		// Swap first: lowering memory.max below usage with swap at 0 would
 		// make the kernel reclaim needlessly.
-		if v, ok, _ := swapV2(mem.Limit, mem.Swap); ok {
+		// No swap accounting (no memory.swap.max) is fine when no swap limit is wanted.
+		if v, ok, _ := swapV2(mem.Limit, mem.Swap); ok && !(v == "max" && !fileExists(m.dir, "memory.swap.max")) {
 			if err := w("linux.resources.memory.swap", "memory.swap.max", v); err != nil {
 				return err
 			}
@@ -363,12 +364,6 @@ func (m *v2Manager) Set(r *specs.LinuxResources) error {
 		}
 		if mem.Reservation != nil && *mem.Reservation != 0 {
 			if err := w("linux.resources.memory.reservation", "memory.low", maxOr(*mem.Reservation)); err != nil {
-				return err
-			}
-		}
-		if mem.Limit != nil && fileExists(m.dir, "memory.oom.group") && r.Unified["memory.oom.group"] == "" {
-			// The container is one workload: the OOM killer takes it whole.
-			if err := w("linux.resources.memory.limit", "memory.oom.group", "1"); err != nil {
 				return err
 			}
 		}

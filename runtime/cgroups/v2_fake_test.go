@@ -39,7 +39,7 @@ func TestV2FakeRichSet(t *testing.T) {
 	// v2 has no realtime, net_cls/net_prio, so those are errors (below); drop them here.
 	r.CPU.RealtimePeriod, r.CPU.RealtimeRuntime, r.Network = nil, nil, nil
 	r.Rdma = map[string]specs.LinuxRdma{"mlx5_0": {HcaHandles: func() *uint32 { v := uint32(4); return &v }()}}
-	r.Unified = map[string]string{"memory.high": "300000000", "cpu.weight": "77"}
+	r.Unified = map[string]string{"memory.high": "300000000", "cpu.weight": "77", "memory.oom.group": "1"}
 	m, err := New(Config{Root: root, ID: "c1", Resources: r})
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,6 @@ func TestV2FakeRichSet(t *testing.T) {
 		"berth/c1/memory.swap.max=268435456",
 		"berth/c1/memory.max=268435456",
 		"berth/c1/memory.low=134217728",
-		"berth/c1/memory.oom.group=1",
 		"berth/c1/pids.max=100",
 		"berth/c1/io.weight=default 4950",
 		"berth/c1/io.weight=8:0 5960",
@@ -79,6 +78,7 @@ func TestV2FakeRichSet(t *testing.T) {
 		"berth/c1/rdma.max=mlx5_0 hca_handle=4",
 		"berth/c1/cpu.weight=77",
 		"berth/c1/memory.high=300000000",
+		"berth/c1/memory.oom.group=1",
 		"berth/c1/<bpf-device-program>=23 instructions",
 	})
 	if err := m.Destroy(); err != nil {
@@ -109,7 +109,6 @@ func TestV2FakeSharesAndBFQ(t *testing.T) {
 		"berth/c2/cpu.max=max 50000",
 		"berth/c2/memory.swap.max=max",
 		"berth/c2/memory.max=max",
-		"berth/c2/memory.oom.group=1",
 		"berth/c2/io.bfq.weight=500",
 		"berth/c2/io.bfq.weight=8:0 10",
 	})
