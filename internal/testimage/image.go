@@ -54,10 +54,10 @@ func (c Compression) String() string {
 // architecture, OCI media types, gzip layers.
 type Options struct {
 	Compression Compression
-	Docker      bool               // Docker schema2 media types (zstd is OCI-only)
-	Platforms   []Platform // more than one (or Index) makes an index as the root
-	Index       bool               // make an index even for one platform
-	Labels      map[string]string  // config labels
+	Docker      bool              // Docker schema2 media types (zstd is OCI-only)
+	Platforms   []Platform        // more than one (or Index) makes an index as the root
+	Index       bool              // make an index even for one platform
+	Labels      map[string]string // config labels
 }
 
 // Layer is one built layer.

@@ -88,6 +88,9 @@ func ParseFile(data []byte, dir, path string) (File, error) {
 		}
 	}
 	for _, name := range order {
+		if strings.TrimSpace(name) == "" {
+			return File{}, fmt.Errorf("%s: %w", path, fieldErr(`host.""`, "empty URL"))
+		}
 		ep, err := endpointFrom(name, raw.Host[name], dir, fmt.Sprintf("host.%q", name))
 		if err != nil {
 			return File{}, fmt.Errorf("%s: %w", path, err)
