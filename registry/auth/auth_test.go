@@ -23,7 +23,7 @@ func TestParseChallenges(t *testing.T) {
 			{Scheme: "basic", Params: map[string]string{"realm": "x"}},
 			{Scheme: "bearer", Params: map[string]string{"realm": "r", "error": "invalid_token"}},
 		},
-		`Bearer realm="a\"b"`: {{Scheme: "bearer", Params: map[string]string{"realm": `a"b`}}},
+		`Bearer realm="a\"b"`:            {{Scheme: "bearer", Params: map[string]string{"realm": `a"b`}}},
 		`Bearer Realm = "r" , Service=s`: {{Scheme: "bearer", Params: map[string]string{"realm": "r", "service": "s"}}},
 	}
 	for in, want := range cases {
