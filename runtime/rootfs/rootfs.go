@@ -139,6 +139,10 @@ func (r *Rootfs) Mount() error {
 			return fmt.Errorf("linux.rootfsPropagation: unknown %q: %w", p, errdefs.ErrInvalidArgument)
 		}
 		prop = f
+		if prop&unix.MS_UNBINDABLE != 0 {
+			// An unbindable / could not be bound; it is applied after pivot.
+			prop = prop&^unix.MS_UNBINDABLE | unix.MS_PRIVATE
+		}
 	}
 	if err := r.sys.Mount("", "/", "", prop, ""); err != nil {
 		return fmt.Errorf("make / %s in the container's mount namespace: %w", propName(prop), err)

@@ -3,6 +3,7 @@ package rootfs
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -52,7 +53,12 @@ func newUserns(uids, gids []specs.LinuxIDMapping) (int, func(), error) {
 			}
 		}
 	}
-	base := fmt.Sprintf("/proc/%d/", pid)
+	procPid, err := procfsPid(int(pid))
+	if err != nil {
+		reap()
+		return -1, nil, err
+	}
+	base := fmt.Sprintf("/proc/%d/", procPid)
 	if err := os.WriteFile(base+"uid_map", []byte(formatMappings(uids)), 0); err != nil {
 		reap()
 		return -1, nil, fmt.Errorf("write uid_map: %w", err)
@@ -67,4 +73,30 @@ func newUserns(uids, gids []specs.LinuxIDMapping) (int, func(), error) {
 		return -1, nil, fmt.Errorf("open user namespace: %w", err)
 	}
 	return fd, func() { unix.Close(fd) }, nil
+}
+
+// procfsPid translates pid (in our pid namespace) to its number in the pid
+// namespace of the procfs mounted at /proc, which before pivot is the host's
+// even though we may run in a new pid namespace. The fdinfo of a pidfd shows
+// the pid as the procfs instance sees it.
+func procfsPid(pid int) (int, error) {
+	pfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return 0, fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	defer unix.Close(pfd)
+	b, err := os.ReadFile("/proc/self/fdinfo/" + strconv.Itoa(pfd))
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Pid:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil || n <= 0 {
+				return 0, fmt.Errorf("process %d is not visible in /proc", pid)
+			}
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("pidfd fdinfo has no Pid field")
 }
