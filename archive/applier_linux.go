@@ -153,7 +153,13 @@ func (a *applier) mkdirAll(dir string) error {
 // removeAt removes name in dirfd, recursively if it is a directory.
 func (a *applier) removeAt(dirfd int, name string) error {
 	err := unix.Unlinkat(dirfd, name, 0)
-	if err == nil || errors.Is(err, unix.ENOENT) {
+	if err == nil {
+		// The name may have been a symlink that cached parent directories
+		// were resolved through: resolve afresh from now on.
+		a.dropDirs()
+		return nil
+	}
+	if errors.Is(err, unix.ENOENT) {
 		return nil
 	}
 	if !errors.Is(err, unix.EISDIR) {

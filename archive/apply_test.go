@@ -462,3 +462,27 @@ func TestApplyCanceled(t *testing.T) {
 		t.Fatalf("want context.Canceled, got %v", err)
 	}
 }
+
+// TestApplySymlinkReplacedByDir: a name resolved through a symlink and then
+// replaced by a real directory must not keep sending writes to the old target.
+func TestApplySymlinkReplacedByDir(t *testing.T) {
+	testutil.RequireRoot(t)
+	j := newJail(t)
+	data := tartest.Tar(
+		tartest.Dir("b"), tartest.Symlink("a", "b"), tartest.File("a/one", "1"),
+		tartest.Dir("a"), tartest.File("a/two", "2"),
+	)
+	if _, err := apply(t, j.root, data); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(j.root, "a/two")); err != nil {
+		t.Errorf("a/two: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(j.root, "b/two")); !os.IsNotExist(err) {
+		t.Errorf("a/two was written through the replaced symlink into b: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(j.root, "b/one")); err != nil {
+		t.Errorf("b/one: %v", err)
+	}
+	j.check(t)
+}
