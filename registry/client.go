@@ -450,6 +450,14 @@ func (r *resolver) do(ctx context.Context, q *request, accept ...int) (*http.Res
 			continue
 		}
 		timer.Stop()
+		if resp.StatusCode == http.StatusUnauthorized {
+			// Refused again with the credentials just obtained: say why.
+			if cerr := r.auth.Challenged(ctx, req.URL.Host, q.credHost, resp, sent); cerr != nil {
+				drain(resp)
+				cancel()
+				return nil, fmt.Errorf("%s: %w", q.object, cerr)
+			}
+		}
 		err = statusError(resp, q.object)
 		cancel()
 		return nil, err
@@ -457,7 +465,8 @@ func (r *resolver) do(ctx context.Context, q *request, accept ...int) (*http.Res
 }
 
 func (r *resolver) wrapBody(resp *http.Response, timer *time.Timer, timedOut *atomic.Bool, cancel context.CancelFunc, what string) *http.Response {
-	timer.Reset(r.opts.IdleTimeout)
+	// Armed again by each Read: a caller that waits before reading is not a stalled registry.
+	timer.Stop()
 	resp.Body = &idleBody{rc: resp.Body, timer: timer, idle: r.opts.IdleTimeout, timeout: timedOut, cancel: cancel, what: what}
 	return resp
 }

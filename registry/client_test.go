@@ -498,3 +498,44 @@ func TestCanceledContext(t *testing.T) {
 		t.Fatalf("canceled: %v", err)
 	}
 }
+
+func TestTokensExpireAndRenew(t *testing.T) {
+	reg := testregistry.New(t, testregistry.Options{Auth: testregistry.AuthBearer, User: "u", Password: "p", TokenTTL: time.Second})
+	img := busybox(t, testimage.Options{})
+	reg.Seed("bb", "latest", img.Blobs, img.Root)
+	r := registry.NewResolver(fast(registry.Options{Credentials: auth.Static{reg.Host: {Username: "u", Password: "p"}}}))
+	if _, _, err := r.Resolve(ctxT(t), reg.Host+"/bb"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.Resolve(ctxT(t), reg.Host+"/bb"); err != nil {
+		t.Fatal(err)
+	}
+	if n := reg.TokenRequests(); n != 1 {
+		t.Fatalf("%d token requests before expiry", n)
+	}
+	unauth := reg.CountRequests("", "/manifests/")
+	time.Sleep(1100 * time.Millisecond)
+	if _, _, err := r.Resolve(ctxT(t), reg.Host+"/bb"); err != nil {
+		t.Fatal(err)
+	}
+	if n := reg.TokenRequests(); n != 2 {
+		t.Fatalf("%d token requests after expiry, want 2", n)
+	}
+	// The renewed token was used up front: one manifest request, no 401.
+	if got := reg.CountRequests("", "/manifests/") - unauth; got != 1 {
+		t.Fatalf("%d manifest requests after renewal", got)
+	}
+}
+
+func TestEndpointsForResolve(t *testing.T) {
+	eps, err := registry.Endpoints("busybox", hosts.Config{Mirrors: map[string][]string{"docker.io": {"https://mirror.example"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eps) != 2 || eps[0].URL() != "https://mirror.example/v2" || eps[1].URL() != "https://registry-1.docker.io/v2" {
+		t.Fatalf("%v", eps)
+	}
+	if _, err := registry.Endpoints("Bad Ref", hosts.Config{}); !errdefs.IsInvalidArgument(err) {
+		t.Fatalf("bad ref: %v", err)
+	}
+}
