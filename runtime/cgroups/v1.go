@@ -110,6 +110,15 @@ func (m *v1Manager) initCpuset(parent, d string) error {
 		if err != nil {
 			return fmt.Errorf("cgroups: init cpuset: %w", err)
 		}
+		if pv == "" && parent != m.hierarchyRoot(m.s.Paths["cpuset"]) {
+			// A parent someone else made and left empty: fill it first.
+			if err := m.initCpuset(filepath.Dir(parent), parent); err != nil {
+				return err
+			}
+			if pv, err = readTrim(parent, f); err != nil {
+				return fmt.Errorf("cgroups: init cpuset: %w", err)
+			}
+		}
 		if err := m.write(d, f, pv); err != nil {
 			return fmt.Errorf("cgroups: init cpuset: %w", err)
 		}

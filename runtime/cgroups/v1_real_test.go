@@ -2,6 +2,7 @@ package cgroups
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -355,5 +356,39 @@ func TestV1RealOOMKillCounted(t *testing.T) {
 	}
 	if st.Memory.Usage.Max < 8<<20 || st.Memory.Usage.Limit != 16<<20 {
 		t.Errorf("memory stats after an OOM: usage %+v swap %+v", st.Memory.Usage, st.Memory.Swap)
+	}
+}
+
+// A cpuset parent left empty by someone else is filled before the child.
+func TestV1RealCpusetEmptyParent(t *testing.T) {
+	requireV1Host(t)
+	parent := uniqueName(t)
+	dir := filepath.Join(DefaultRoot, "cpuset", parent)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(dir) })
+	if got := readT(t, dir, "cpuset.cpus"); got != "" {
+		t.Fatalf("fresh cpuset cgroup has cpus %q (clone_children set?)", got)
+	}
+	m2, err := New(Config{Path: "/" + parent + "/c", ID: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		killAll(t, m2)
+		if err := m2.Destroy(); err != nil {
+			t.Error(err)
+		}
+		for _, d := range m2.Save().Paths {
+			_ = os.Remove(filepath.Dir(d))
+		}
+	})
+	c := startChild(t, "read x")
+	if err := m2.Apply(c.pid); err != nil {
+		t.Fatalf("Apply under an empty cpuset parent: %v", err)
+	}
+	if readT(t, dir, "cpuset.cpus") == "" || readT(t, m2.Path("cpuset"), "cpuset.mems") == "" {
+		t.Fatal("cpuset not initialised")
 	}
 }
