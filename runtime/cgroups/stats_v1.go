@@ -48,8 +48,6 @@ func (m *v1Manager) Stats() (*Stats, error) {
 	}
 	if d := m.s.Paths["hugetlb"]; d != "" {
 		st.Hugetlb = hugetlbStats(d, ".usage_in_bytes", ".max_usage_in_bytes", ".failcnt")
-	} else if d := m.s.Paths[Unified]; d != "" {
-		st.Hugetlb = hugetlbStats(d, ".current", "", ".events")
 	}
 	if len(errs) > 0 {
 		return st, fmt.Errorf("cgroups: stats: %w", errors.Join(errs...))

@@ -164,9 +164,13 @@ func (m *v1Manager) validate(r *specs.LinuxResources) error {
 		return err
 	}
 	if len(r.HugepageLimits) > 0 && m.s.Paths["hugetlb"] == "" {
-		if !m.unifiedHas("hugetlb") {
-			return check(true, "hugetlb", "linux.resources.hugepageLimits")
+		if m.unifiedHas("hugetlb") {
+			// Enabling it on the hybrid host's cgroup2 would bind it there and
+			// make a later v1 hugetlb mount fail, so Berth does not.
+			return fmt.Errorf("linux.resources.hugepageLimits: the hugetlb controller is not mounted as cgroup v1 under %s (on this hybrid host it sits unused on cgroup2; mount it with `mkdir -p %s/hugetlb && mount -t cgroup -o hugetlb cgroup %s/hugetlb`): %w",
+				m.s.Root, m.s.Root, m.s.Root, errdefs.ErrFailedPrecondition)
 		}
+		return check(true, "hugetlb", "linux.resources.hugepageLimits")
 	}
 	if err := check(len(r.Devices) > 0, "devices", "linux.resources.devices"); err != nil {
 		return err
@@ -521,13 +525,6 @@ func (m *v1Manager) setHugetlb(limits []specs.LinuxHugepageLimit) error {
 		return nil
 	}
 	d, suffix, rsvd := m.s.Paths["hugetlb"], ".limit_in_bytes", ".rsvd.limit_in_bytes"
-	if d == "" {
-		// Hybrid host with hugetlb only on cgroup2.
-		d, suffix, rsvd = m.s.Paths[Unified], ".max", ".rsvd.max"
-		if err := enableControllers(m.s.Root+"/unified", d, []string{"hugetlb"}, false, m.trace); err != nil {
-			return fmt.Errorf("linux.resources.hugepageLimits: %w", err)
-		}
-	}
 	for i, l := range limits {
 		v := strconv.FormatUint(l.Limit, 10)
 		if err := m.write(d, "hugetlb."+l.Pagesize+suffix, v); err != nil {

@@ -302,28 +302,16 @@ func TestV1FakeApplyErrorNamesFile(t *testing.T) {
 	}
 }
 
-func TestHybridFakeHugetlbOnUnified(t *testing.T) {
+func TestHybridFakeHugetlbOnlyOnUnifiedIsRefused(t *testing.T) {
 	root := fakeV1(t, "/h", true, "cpu", "memory", "pids", "freezer", "devices")
 	writeT(t, filepath.Join(root, "unified"), "cgroup.controllers", "hugetlb\n")
-	touch(t, filepath.Join(root, "unified", "h"), "hugetlb.1GB.max")
 	r := &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "1GB", Limit: 1 << 30}}}
-	m, err := New(Config{Root: root, Path: "/h", Resources: r})
-	if err != nil {
-		t.Fatal(err)
+	_, err := New(Config{Root: root, Path: "/h2", Resources: r})
+	if err == nil || !strings.Contains(err.Error(), "linux.resources.hugepageLimits") || !strings.Contains(err.Error(), "mount -t cgroup -o hugetlb") {
+		t.Fatalf("New with hugetlb only on cgroup2: %v", err)
 	}
-	rec := &recorder{root: root}
-	m.(*v1Manager).trace = rec.trace
-	if err := m.Set(r); err != nil {
-		t.Fatal(err)
-	}
-	diffWrites(t, rec.writes, []string{
-		"unified/cgroup.subtree_control=+hugetlb",
-		"unified/h/hugetlb.1GB.max=1073741824",
-	})
-	// Without hugetlb anywhere the spec is refused up front.
-	writeT(t, filepath.Join(root, "unified"), "cgroup.controllers", "\n")
-	if _, err := New(Config{Root: root, Path: "/h2", Resources: r}); err == nil || !strings.Contains(err.Error(), "linux.resources.hugepageLimits") {
-		t.Fatalf("New without hugetlb: %v", err)
+	if got := readT(t, root, "unified", "cgroup.subtree_control"); got != "" {
+		t.Fatalf("unified subtree_control changed to %q", got)
 	}
 }
 
