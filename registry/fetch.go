@@ -108,7 +108,7 @@ func (f *fetcher) openBlob(ctx context.Context, ep hosts.Endpoint, desc ocispec.
 		return nil, err
 	}
 	rr := &resumingReader{ctx: ctx, f: f, ep: ep, desc: desc, off: offset, body: body}
-	if offset == 0 {
+	if offset == 0 && !f.r.opts.SkipBlobDigest {
 		rr.hash = desc.Digest.Algorithm().Hash()
 	}
 	return rr, nil

@@ -59,4 +59,8 @@ type Options struct {
 	IdleTimeout time.Duration // fail a request whose answer stalls this long (default 30s)
 	ChunkSize   int64         // uploads larger than this go in PATCH chunks of this size (default 0: monolithic)
 	UserAgent   string
+	// SkipBlobDigest leaves digest verification of blobs to the caller (the
+	// content store verifies on Commit); sizes are still enforced, and
+	// manifests and indexes are always verified.
+	SkipBlobDigest bool
 }
