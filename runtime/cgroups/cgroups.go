@@ -73,7 +73,10 @@ type Manager interface {
 }
 
 // Killer is implemented by managers that can kill the whole cgroup at once
-// (cgroup v2's cgroup.kill).
+// through cgroup v2's cgroup.kill (Linux 5.14+): on v2, and on hybrid hosts
+// through the cgroup2 hierarchy the container also belongs to. Kill returns
+// an error wrapping errdefs.ErrNotImplemented where the host cannot, and the
+// caller then signals the pids itself.
 type Killer interface {
 	Kill() error
 }

@@ -711,6 +711,19 @@ func (m *v1Manager) OOMKillCount() (uint64, error) {
 	return kv["oom_kill"], nil
 }
 
+// Kill SIGKILLs every process of the container at once through the cgroup2
+// hierarchy of a hybrid host (cgroup.kill); pure v1 cannot.
+func (m *v1Manager) Kill() error {
+	d := m.s.Paths[Unified]
+	if d == "" || !fileExists(d, "cgroup.kill") {
+		return fmt.Errorf("cgroups: kill: no cgroup.kill on this host: %w", errdefs.ErrNotImplemented)
+	}
+	if err := m.write(d, "cgroup.kill", "1"); err != nil {
+		return fmt.Errorf("cgroups: kill: %w", err)
+	}
+	return nil
+}
+
 func (m *v1Manager) Destroy() error {
 	var errs []error
 	deadline := time.Now().Add(destroyBudget)

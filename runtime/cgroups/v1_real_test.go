@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -390,5 +391,43 @@ func TestV1RealCpusetEmptyParent(t *testing.T) {
 	}
 	if readT(t, dir, "cpuset.cpus") == "" || readT(t, m2.Path("cpuset"), "cpuset.mems") == "" {
 		t.Fatal("cpuset not initialised")
+	}
+}
+
+func TestHybridRealKill(t *testing.T) {
+	requireV1Host(t)
+	if Mode(DefaultRoot) != ModeHybrid {
+		t.Fatalf("this host is %q, not hybrid: cgroup.kill through %s/unified cannot be tested", Mode(DefaultRoot), DefaultRoot)
+	}
+	m := newReal(t, nil)
+	c := startChild(t, "sleep 60 & sleep 60 & echo started; wait")
+	if err := m.Apply(c.pid); err != nil {
+		t.Fatal(err)
+	}
+	c.goOn()
+	if got := c.line(); got != "started" {
+		t.Fatalf("child said %q", got)
+	}
+	if pids, _ := m.Pids(); len(pids) != 3 {
+		t.Fatalf("Pids = %v, want the shell and two sleeps", pids)
+	}
+	if err := m.(Killer).Kill(); err != nil {
+		t.Fatal(err)
+	}
+	err := c.cmd.Wait()
+	c.ended = true
+	if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child ended with %v, want SIGKILL", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pids, _ := m.Pids()
+		if len(pids) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pids %v survive cgroup.kill", pids)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
