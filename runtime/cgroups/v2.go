@@ -147,6 +147,9 @@ func enableControllers(root, leaf string, want []string, inherit bool, trace fun
 	return nil
 }
 
+// v2Controllers are the cgroup2 controllers a unified key can belong to.
+var v2Controllers = map[string]bool{"cpu": true, "cpuset": true, "memory": true, "io": true, "pids": true, "hugetlb": true, "rdma": true, "misc": true}
+
 // neededControllers lists the v2 controllers r writes to.
 func neededControllers(r *specs.LinuxResources) []string {
 	if r == nil {
@@ -178,7 +181,9 @@ func neededControllers(r *specs.LinuxResources) []string {
 		set["rdma"] = true
 	}
 	for k := range r.Unified {
-		if c, _, ok := strings.Cut(k, "."); ok && c != "cgroup" {
+		// Only controller files need a controller; core files such as
+		// cgroup.max.depth or irq.pressure do not.
+		if c, _, ok := strings.Cut(k, "."); ok && v2Controllers[c] {
 			set[c] = true
 		}
 	}

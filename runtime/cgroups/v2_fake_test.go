@@ -275,3 +275,14 @@ func TestConversions(t *testing.T) {
 		}
 	}
 }
+
+func TestNeededControllers(t *testing.T) {
+	r := &specs.LinuxResources{
+		CPU:     &specs.LinuxCPU{Cpus: "0"},
+		Unified: map[string]string{"memory.high": "1", "cgroup.max.depth": "3", "irq.pressure": "x", "misc.max": "y"},
+	}
+	got := strings.Join(neededControllers(r), ",")
+	if got != "cpuset,memory,misc" {
+		t.Fatalf("neededControllers = %s", got)
+	}
+}
