@@ -327,3 +327,26 @@ func FuzzMountInfo(f *testing.F) {
 		mountOf(ms, "/a/b")
 	})
 }
+
+// Without a mount namespace nothing is mounted: the host's mounts would
+// change. The root is entered with chroot.
+func TestPlanNoMountNamespace(t *testing.T) {
+	bundle, root := planBundle(t)
+	s := spec.Default(false, 0, 0)
+	var ns []specs.LinuxNamespace
+	for _, n := range s.Linux.Namespaces {
+		if n.Type != specs.MountNamespace {
+			ns = append(ns, n)
+		}
+	}
+	s.Linux.Namespaces = ns
+	rec := runPlan(t, s, bundle, root, Options{})
+	for _, c := range rec.calls {
+		if c.Op != "chdir" && c.Op != "chroot" {
+			t.Errorf("unexpected call without a mount namespace: %v", c)
+		}
+	}
+	if len(rec.find("chroot", ".")) != 1 {
+		t.Errorf("no chroot:\n%s", dump(rec))
+	}
+}

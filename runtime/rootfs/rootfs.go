@@ -48,6 +48,10 @@ type Rootfs struct {
 	sys    Sys
 	log    *slog.Logger
 	userns bool
+	// mountns is false when the spec has no mount namespace: the container
+	// shares the runtime's, so nothing may be mounted (it would change the
+	// host); the root is entered with chroot only.
+	mountns bool
 
 	rootfd    int    // O_PATH fd of the root bind mount, -1 before Mount / after Close
 	devnull   int    // O_PATH fd of the host's verified /dev/null, -1 if none
@@ -84,6 +88,7 @@ func New(s *specs.Spec, bundle string, opts Options) (*Rootfs, error) {
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	r.mountns = r.hasNamespace(specs.MountNamespace)
 	if opts.UserNS != nil {
 		r.userns = *opts.UserNS
 	} else if s.Linux != nil {
@@ -132,6 +137,17 @@ func (r *Rootfs) Mount() error {
 		return fmt.Errorf("rootfs: Mount called twice: %w", errdefs.ErrFailedPrecondition)
 	}
 	r.mounted = true
+	if !r.mountns {
+		fd, err := unix.Open(r.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("root.path: open %s: %w", r.root, err)
+		}
+		r.rootfd = fd
+		if len(r.spec.Mounts) > 0 || len(r.linux().MaskedPaths)+len(r.linux().ReadonlyPaths) > 0 || r.spec.Root.Readonly {
+			r.log.Warn("no mount namespace: mounts, devices, masked/read-only paths and root.readonly are not applied (they would change the host's mounts)")
+		}
+		return nil
+	}
 	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
 	if p := r.linux().RootfsPropagation; p != "" {
 		f, ok := spec.PropagationFlags(p)
@@ -240,7 +256,14 @@ func (r *Rootfs) Pivot() error {
 	if r.pivoted {
 		return fmt.Errorf("rootfs: Pivot called twice: %w", errdefs.ErrFailedPrecondition)
 	}
-	if r.opts.NoPivot {
+	if !r.mountns {
+		if err := r.sys.Chdir(r.root); err != nil {
+			return fmt.Errorf("chdir %s: %w", r.root, err)
+		}
+		if err := r.sys.Chroot("."); err != nil {
+			return fmt.Errorf("chroot %s: %w", r.root, err)
+		}
+	} else if r.opts.NoPivot {
 		if err := r.sys.Chdir(r.root); err != nil {
 			return fmt.Errorf("chdir %s: %w", r.root, err)
 		}
@@ -283,7 +306,7 @@ func (r *Rootfs) Pivot() error {
 		return fmt.Errorf("chdir /: %w", err)
 	}
 	r.pivoted = true
-	if p := r.linux().RootfsPropagation; p != "" {
+	if p := r.linux().RootfsPropagation; p != "" && r.mountns {
 		f, _ := spec.PropagationFlags(p)
 		if err := r.sys.Mount("", r.pivotRoot, "", f, ""); err != nil {
 			return fmt.Errorf("linux.rootfsPropagation %s: %w", p, err)
@@ -303,6 +326,9 @@ func (r *Rootfs) Finalize() error {
 		return fmt.Errorf("rootfs: Finalize called twice: %w", errdefs.ErrFailedPrecondition)
 	}
 	r.finalized = true
+	if !r.mountns {
+		return nil
+	}
 	l := r.linux()
 	if len(l.ReadonlyPaths)+len(l.MaskedPaths) > 0 {
 		if err := checkProcSelfFd(); err != nil {

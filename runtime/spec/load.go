@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -23,57 +24,88 @@ const ConfigName = "config.json"
 // maxConfigSize bounds config.json; real ones are a few tens of KiB.
 const maxConfigSize = 16 << 20
 
-// Load reads bundle/config.json, decodes it strictly (an unknown field is an
-// error naming its JSON path) and validates it with Validate. Errors wrap
+// Load reads bundle/config.json, decodes it (syntax and type errors name the
+// line, column and JSON path) and validates it with Validate. Unknown fields
+// are not errors (the runtime-spec's extensibility rule: they MUST be
+// ignored); each is logged as a warning naming its JSON path. Errors wrap
 // errdefs.ErrInvalidArgument (bad content) or errdefs.ErrNotFound (no file).
 func Load(bundle string) (*specs.Spec, error) {
+	s, unknown, err := LoadWithWarnings(bundle)
+	for _, u := range unknown {
+		slog.Warn("config.json: unknown field ignored", "field", u)
+	}
+	return s, err
+}
+
+// LoadWithWarnings is Load returning the JSON paths of unknown fields
+// instead of logging them.
+func LoadWithWarnings(bundle string) (*specs.Spec, []string, error) {
 	p := filepath.Join(bundle, ConfigName)
 	f, err := os.Open(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("bundle %s: %s not found: %w", bundle, ConfigName, errdefs.ErrNotFound)
+			return nil, nil, fmt.Errorf("bundle %s: %s not found: %w", bundle, ConfigName, errdefs.ErrNotFound)
 		}
-		return nil, fmt.Errorf("bundle %s: open %s: %v: %w", bundle, ConfigName, err, errdefs.ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("bundle %s: open %s: %v: %w", bundle, ConfigName, err, errdefs.ErrInvalidArgument)
 	}
 	defer f.Close()
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(io.LimitReader(f, maxConfigSize+1)); err != nil {
-		return nil, fmt.Errorf("%s: read: %v: %w", p, err, errdefs.ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("%s: read: %v: %w", p, err, errdefs.ErrInvalidArgument)
 	}
 	if buf.Len() > maxConfigSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes: %w", p, maxConfigSize, errdefs.ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("%s: larger than %d bytes: %w", p, maxConfigSize, errdefs.ErrInvalidArgument)
 	}
-	s, err := Parse(buf.Bytes())
+	s, unknown, err := ParseWithWarnings(buf.Bytes())
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, unknown, fmt.Errorf("%s: %w", p, err)
 	}
 	if err := Validate(s, bundle); err != nil {
-		return nil, fmt.Errorf("%s: %w", p, err)
+		return nil, unknown, fmt.Errorf("%s: %w", p, err)
+	}
+	return s, unknown, nil
+}
+
+// Parse decodes a config.json document without validating it: syntax errors
+// give line and column, type errors the JSON path. Unknown fields are
+// ignored; ParseStrict rejects them.
+func Parse(data []byte) (*specs.Spec, error) {
+	s, _, err := ParseWithWarnings(data)
+	return s, err
+}
+
+// ParseStrict is Parse where an unknown field (anywhere, matched
+// case-sensitively) is an error naming its JSON path.
+func ParseStrict(data []byte) (*specs.Spec, error) {
+	s, unknown, err := ParseWithWarnings(data)
+	if err != nil {
+		return nil, err
+	}
+	if len(unknown) > 0 {
+		return nil, fmt.Errorf("%s: unknown field: %w", unknown[0], errdefs.ErrInvalidArgument)
 	}
 	return s, nil
 }
 
-// Parse decodes a config.json document strictly, without validating it:
-// syntax errors give line and column, type errors the JSON path and unknown
-// fields (anywhere, case-sensitively) their JSON path.
-func Parse(data []byte) (*specs.Spec, error) {
+// ParseWithWarnings is Parse that also returns the JSON paths of unknown
+// fields, in document order of their parents and sorted within an object.
+func ParseWithWarnings(data []byte) (*specs.Spec, []string, error) {
 	var tree any
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	if err := dec.Decode(&tree); err != nil {
-		return nil, syntaxError(data, err)
+		return nil, nil, syntaxError(data, err)
 	}
 	if dec.More() {
 		off := dec.InputOffset()
 		line, col := lineCol(data, off)
-		return nil, fmt.Errorf("config: unexpected data after the JSON document at line %d, column %d (offset %d): %w", line, col, off, errdefs.ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("config: unexpected data after the JSON document at line %d, column %d (offset %d): %w", line, col, off, errdefs.ErrInvalidArgument)
 	}
 	if _, ok := tree.(map[string]any); !ok {
-		return nil, fmt.Errorf("config: the document must be a JSON object, not %s: %w", jsonKind(tree), errdefs.ErrInvalidArgument)
+		return nil, nil, fmt.Errorf("config: the document must be a JSON object, not %s: %w", jsonKind(tree), errdefs.ErrInvalidArgument)
 	}
-	if err := checkFields(tree, reflect.TypeOf(specs.Spec{}), ""); err != nil {
-		return nil, err
-	}
+	var unknown []string
+	unknownFields(tree, reflect.TypeOf(specs.Spec{}), "", &unknown)
 	var s specs.Spec
 	if err := json.Unmarshal(data, &s); err != nil {
 		var te *json.UnmarshalTypeError
@@ -83,11 +115,11 @@ func Parse(data []byte) (*specs.Spec, error) {
 				field = "config"
 			}
 			line, col := lineCol(data, te.Offset)
-			return nil, fmt.Errorf("%s: expected %s, found JSON %s (line %d, column %d): %w", field, typeName(te.Type), te.Value, line, col, errdefs.ErrInvalidArgument)
+			return nil, unknown, fmt.Errorf("%s: expected %s, found JSON %s (line %d, column %d): %w", field, typeName(te.Type), te.Value, line, col, errdefs.ErrInvalidArgument)
 		}
-		return nil, fmt.Errorf("config: %v: %w", err, errdefs.ErrInvalidArgument)
+		return nil, unknown, fmt.Errorf("config: %v: %w", err, errdefs.ErrInvalidArgument)
 	}
-	return &s, nil
+	return &s, unknown, nil
 }
 
 func syntaxError(data []byte, err error) error {
@@ -202,9 +234,10 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 	return out
 }
 
-// checkFields walks the decoded tree along Go type t and reports the first
-// (in sorted key order) object key that t has no field for.
-func checkFields(v any, t reflect.Type, path string) error {
+// unknownFields walks the decoded tree along Go type t and appends the JSON
+// path of every object key t has no field for. encoding/json matches keys
+// case-insensitively; this walk does not, so "OCIVersion" is reported.
+func unknownFields(v any, t reflect.Type, path string, out *[]string) {
 	for t.Kind() == reflect.Ptr {
 		t = t.Elem()
 	}
@@ -212,7 +245,7 @@ func checkFields(v any, t reflect.Type, path string) error {
 	case reflect.Struct:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return nil // type errors are reported by the decoder
+			return // type errors are reported by the decoder
 		}
 		fields := jsonFields(t)
 		keys := make([]string, 0, len(obj))
@@ -221,19 +254,20 @@ func checkFields(v any, t reflect.Type, path string) error {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			ft, ok := fields[k]
 			p := joinPath(path, k)
+			ft, ok := fields[k]
 			if !ok {
-				return fmt.Errorf("%s: unknown field: %w", p, errdefs.ErrInvalidArgument)
+				if len(*out) < 100 {
+					*out = append(*out, p)
+				}
+				continue
 			}
-			if err := checkFields(obj[k], ft, p); err != nil {
-				return err
-			}
+			unknownFields(obj[k], ft, p, out)
 		}
 	case reflect.Map:
 		obj, ok := v.(map[string]any)
 		if !ok {
-			return nil
+			return
 		}
 		keys := make([]string, 0, len(obj))
 		for k := range obj {
@@ -241,22 +275,17 @@ func checkFields(v any, t reflect.Type, path string) error {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			if err := checkFields(obj[k], t.Elem(), fmt.Sprintf("%s[%q]", path, k)); err != nil {
-				return err
-			}
+			unknownFields(obj[k], t.Elem(), fmt.Sprintf("%s[%q]", path, k), out)
 		}
 	case reflect.Slice, reflect.Array:
 		arr, ok := v.([]any)
 		if !ok {
-			return nil
+			return
 		}
 		for i, e := range arr {
-			if err := checkFields(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
+			unknownFields(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i), out)
 		}
 	}
-	return nil
 }
 
 func joinPath(path, k string) string {

@@ -122,11 +122,6 @@ func TestLoadErrors(t *testing.T) {
 		{"syntax", "{\n  \"ociVersion\": \"1.0.2\",\n  \"root\": {\"path\": \"rootfs\",}\n}", "line 3"},
 		{"trailing", `{"ociVersion":"1.0.2"} {}`, "after the JSON document"},
 		{"array", `[]`, "must be a JSON object"},
-		{"unknown top", `{"ociVersion":"1.0.2","bogus":1}`, "bogus: unknown field"},
-		{"unknown nested", `{"ociVersion":"1.0.2","process":{"user":{"uid":0,"gid":0,"nmae":"x"}}}`, "process.user.nmae: unknown field"},
-		{"unknown in array", `{"ociVersion":"1.0.2","mounts":[{"destination":"/a"},{"destination":"/b","opts":[]}]}`, "mounts[1].opts: unknown field"},
-		{"unknown in map", `{"ociVersion":"1.0.2","linux":{"timeOffsets":{"monotonic":{"secs":1,"nsecs":2}}}}`, `linux.timeOffsets["monotonic"].nsecs: unknown field`},
-		{"case mismatch", `{"OCIVersion":"1.0.2"}`, "OCIVersion: unknown field"},
 		{"wrong type", `{"ociVersion":"1.0.2","process":{"user":{"uid":"root"}}}`, "process.user.uid: expected a non-negative integer"},
 		{"negative uid", `{"ociVersion":"1.0.2","process":{"user":{"uid":-1}}}`, "process.user.uid"},
 		{"wrong type args", `{"ociVersion":"1.0.2","process":{"args":"sh"}}`, "process.args: expected an array"},
@@ -145,6 +140,41 @@ func TestLoadErrors(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, c.want)
 			}
 		})
+	}
+}
+
+// Unknown fields are ignored (runtime-spec extensibility) but reported with
+// their JSON path; ParseStrict rejects them.
+func TestUnknownFields(t *testing.T) {
+	s := Default(false, 0, 0)
+	raw := marshal(t, s)
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["bogus"] = 1
+	m["process"].(map[string]any)["user"].(map[string]any)["nmae"] = "x"
+	m["mounts"].([]any)[1].(map[string]any)["opts"] = []string{}
+	m["linux"].(map[string]any)["timeOffsets"] = map[string]any{"monotonic": map[string]any{"secs": 1, "nsecs": 2}}
+	m["linux"].(map[string]any)["namespaces"] = append(m["linux"].(map[string]any)["namespaces"].([]any), map[string]any{"type": "time"})
+	doc, _ := json.Marshal(m)
+	dir := bundleWith(t, doc)
+	got, unknown, err := LoadWithWarnings(dir)
+	if err != nil || got == nil {
+		t.Fatalf("unknown fields must be ignored: %v", err)
+	}
+	want := []string{"bogus", `linux.timeOffsets["monotonic"].nsecs`, "mounts[1].opts", "process.user.nmae"}
+	if strings.Join(unknown, " ") != strings.Join(want, " ") {
+		t.Errorf("unknown = %q, want %q", unknown, want)
+	}
+	if _, err := Load(dir); err != nil {
+		t.Errorf("Load: %v", err)
+	}
+	if _, err := ParseStrict(doc); err == nil || !strings.HasPrefix(err.Error(), "bogus: unknown field") {
+		t.Errorf("ParseStrict: %v", err)
+	}
+	if _, err := ParseStrict([]byte(`{"OCIVersion":"1.0.2"}`)); err == nil || !strings.Contains(err.Error(), "OCIVersion: unknown field") {
+		t.Errorf("case mismatch: %v", err)
 	}
 }
 

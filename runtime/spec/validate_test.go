@@ -70,7 +70,8 @@ func TestValidate(t *testing.T) {
 		{"ns path not nsfs", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/etc/passwd" }, "linux.namespaces[0].path"},
 		{"ns path absent", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/nonexistent/ns" }, "linux.namespaces[0].path"},
 		{"ns path ok", func(s *specs.Spec) { s.Linux.Namespaces[0].Path = "/proc/self/ns/pid" }, ""},
-		{"no mount ns", func(s *specs.Spec) { s.Linux.Namespaces = []specs.LinuxNamespace{{Type: "pid"}}; s.Hostname = "" }, "linux.namespaces"},
+		{"no mount ns", func(s *specs.Spec) { s.Linux.Namespaces = []specs.LinuxNamespace{{Type: "pid"}}; s.Hostname = "" }, ""},
+		{"mountLabel without SELinux ignored", func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0" }, ""},
 		{"hostname no uts", func(s *specs.Spec) { s.Linux.Namespaces = []specs.LinuxNamespace{{Type: "mount"}} }, "hostname"},
 		{"domainname no uts", func(s *specs.Spec) {
 			s.Hostname = ""
@@ -125,7 +126,7 @@ func TestValidate(t *testing.T) {
 		}, ""},
 		{"device type", func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/x", Type: "z"}} }, "linux.devices[0].type"},
 		{"device relative", func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "dev/x", Type: "c"}} }, "linux.devices[0].path"},
-		{"device fifo major", func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/f", Type: "p", Major: 1}} }, "linux.devices[0]"},
+		{"device fifo major ignored", func(s *specs.Spec) { s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/f", Type: "p", Major: 1}} }, ""},
 		{"device dup", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/a", Type: "c", Major: 1, Minor: 3}, {Path: "/dev/./a", Type: "c", Major: 1, Minor: 3}}
 		}, "linux.devices[1].path"},
