@@ -431,3 +431,41 @@ func TestHybridRealKill(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// Raising and lowering memory with swap works in both directions (the kernel
+// wants memory <= memory+swap at every step).
+func TestV1RealMemoryUpdates(t *testing.T) {
+	requireV1Host(t)
+	m := newReal(t, nil)
+	if err := m.Apply(-1); err != nil {
+		t.Fatal(err)
+	}
+	mem := m.Path("memory")
+	for _, step := range []struct{ limit, swap int64 }{
+		{64 << 20, 128 << 20}, {256 << 20, 512 << 20}, {32 << 20, 64 << 20}, {-1, -1}, {16 << 20, 16 << 20},
+	} {
+		r := &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: p64(step.limit), Swap: p64(step.swap)}}
+		if err := m.Set(r); err != nil {
+			t.Fatalf("limit %d swap %d: %v", step.limit, step.swap, err)
+		}
+		want := func(v int64) string {
+			if v < 0 {
+				return "9223372036854771712"
+			}
+			return fmt.Sprint(v)
+		}
+		if got := readT(t, mem, "memory.limit_in_bytes"); got != want(step.limit) {
+			t.Errorf("limit %d: memory.limit_in_bytes = %s", step.limit, got)
+		}
+		if got := readT(t, mem, "memory.memsw.limit_in_bytes"); got != want(step.swap) {
+			t.Errorf("swap %d: memory.memsw.limit_in_bytes = %s", step.swap, got)
+		}
+	}
+	// Memory unlimited alone lifts memory+swap too.
+	if err := m.Set(&specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: p64(-1)}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readT(t, mem, "memory.memsw.limit_in_bytes"); got != "9223372036854771712" {
+		t.Errorf("memsw after limit -1: %s", got)
+	}
+}
