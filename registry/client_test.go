@@ -333,6 +333,10 @@ func TestSchema1AndMalformedManifests(t *testing.T) {
 			t.Fatalf("schema1 %s: %v", tag, err)
 		}
 	}
+	reg.PutManifest("odd", "v1", "application/vnd.example.thing+json", []byte(`{"schemaVersion":2}`))
+	if _, _, err := r.Resolve(ctxT(t), reg.Host+"/odd:v1"); !errdefs.IsNotImplemented(err) || !strings.Contains(err.Error(), "vnd.example.thing") {
+		t.Fatalf("unsupported media type: %v", err)
+	}
 	bad := reg.PutManifest("bad", "v1", ocispec.MediaTypeImageManifest, []byte(`{"schemaVersion":2,"config":{"digest":"nope"`))
 	_, desc, err := r.Resolve(ctxT(t), reg.Host+"/bad:v1")
 	if err != nil {

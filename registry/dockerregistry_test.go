@@ -3,7 +3,10 @@ package registry_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -155,4 +158,44 @@ func TestDockerRegistryTLSAndBasicAuth(t *testing.T) {
 		t.Fatalf("fetch mounted blob: %v", err)
 	}
 	rc.Close()
+}
+
+// A docker.io name pulled through a local mirror (hosts.toml), which serves
+// the repository path without the upstream host; the upstream (unreachable
+// here) is never asked. TLS to the mirror is trusted through hosts.toml's ca.
+func TestDockerRegistryAsMirror(t *testing.T) {
+	testutil.Integration(t)
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{TLS: true})
+	img, err := testimage.Busybox(testimage.Options{Docker: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	push := registry.NewResolver(registry.Options{Hosts: hosts.Config{Dir: reg.CertsDir}})
+	if err := img.PushTo(ctx, push, reg.Host+"/library/busybox:latest"); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "docker.io"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	toml := fmt.Sprintf("server = \"https://registry-1.docker.io\"\n\n[host.\"https://%s\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = %q\n", reg.Host, reg.CAFile)
+	if err := os.WriteFile(filepath.Join(dir, "docker.io", "hosts.toml"), []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := hosts.Config{Dir: dir}
+	eps, err := registry.Endpoints("busybox", cfg)
+	if err != nil || len(eps) != 2 || eps[0].URL() != "https://"+reg.Host+"/v2" || eps[1].URL() != "https://registry-1.docker.io/v2" {
+		t.Fatalf("endpoints: %v %v", eps, err)
+	}
+	r := registry.NewResolver(registry.Options{Hosts: cfg, Retries: -1, IdleTimeout: 5 * time.Second})
+	pullBack(t, r, "busybox", img)
+	// Pushing a docker.io name must not go to the pull-only mirror.
+	p, err := r.Pusher(ctx, "busybox:mine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Tag(ctx, img.Root, img.Provider()); err == nil {
+		t.Fatal("push to docker.io succeeded without network")
+	}
 }
