@@ -37,9 +37,6 @@ func (m *v2Manager) Save() Saved {
 }
 
 func (m *v2Manager) Path(controller string) string {
-	if controller == "" || controller == Unified {
-		return m.dir
-	}
 	return m.dir // every controller lives in the one cgroup2 directory
 }
 
@@ -50,9 +47,10 @@ func (m *v2Manager) write(file, value string) error {
 	return writeFile(m.dir, file, value)
 }
 
-// Apply creates the cgroup (enabling every available controller in the
-// ancestors' cgroup.subtree_control on the way) and moves pid in. A pid <= 0
-// only creates the directory.
+// Apply creates the cgroup and moves pid in; a pid <= 0 only creates the
+// directory. On the way down it enables, in the ancestors'
+// cgroup.subtree_control, the controllers the resources given to New need
+// and, below the root, whatever each parent already delegates.
 func (m *v2Manager) Apply(pid int) error {
 	if _, err := os.Stat(m.dir); err != nil {
 		if err := enableControllers(m.root, m.dir, neededControllers(m.initial), true, m.trace); err != nil {
