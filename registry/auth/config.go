@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/berth-containers/berth/internal/errdefs"
 )
@@ -36,6 +37,10 @@ func DefaultConfigPath() string {
 type ConfigStore struct {
 	path string
 	mu   sync.Mutex
+
+	cacheMu  sync.Mutex
+	cacheKey string // size, mtime and inode of the file last parsed
+	cached   map[string]authEntry
 }
 
 // NewConfigStore returns a store over the config.json at path.
@@ -84,9 +89,32 @@ func (s *ConfigStore) load() (map[string]json.RawMessage, map[string]authEntry, 
 	return raw, auths, nil
 }
 
+// auths returns the parsed "auths", parsing the file again only when it changed.
+func (s *ConfigStore) auths() (map[string]authEntry, error) {
+	key := "absent"
+	if fi, err := os.Stat(s.path); err == nil {
+		var ino uint64
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			ino = st.Ino
+		}
+		key = fmt.Sprintf("%d|%d|%d", fi.Size(), fi.ModTime().UnixNano(), ino)
+	}
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if s.cached != nil && s.cacheKey == key {
+		return s.cached, nil
+	}
+	_, auths, err := s.load()
+	if err != nil {
+		return nil, err
+	}
+	s.cacheKey, s.cached = key, auths
+	return auths, nil
+}
+
 // Get implements CredentialStore.
 func (s *ConfigStore) Get(_ context.Context, host string) (Credentials, error) {
-	_, auths, err := s.load()
+	auths, err := s.auths()
 	if err != nil {
 		return Credentials{}, err
 	}

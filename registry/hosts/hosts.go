@@ -35,19 +35,20 @@ func (c Capabilities) String() string {
 func (c Capabilities) Has(want Capabilities) bool { return c&want == want }
 
 // Config is where to find registry host settings.
+// The TOML keys let a daemon configuration embed it as a table.
 type Config struct {
 	// Dir is the certs.d directory (e.g. /etc/berth/certs.d); "" reads none.
-	Dir string
+	Dir string `toml:"config_path"`
 	// Mirrors maps an upstream host ("docker.io") to mirror URLs
 	// ("https://mirror.example.com", "http://10.0.0.1:5000/v2/proxy"). They
 	// are tried, in order, after those of the host's hosts.toml and before
 	// the upstream, for pull and resolve only.
-	Mirrors map[string][]string
+	Mirrors map[string][]string `toml:"mirrors"`
 	// PlainHTTP lists hosts ("host:port", or "host" for any port) reached
 	// over plain HTTP instead of HTTPS.
-	PlainHTTP []string
+	PlainHTTP []string `toml:"plain_http"`
 	// SkipVerify lists hosts whose TLS certificates are not verified.
-	SkipVerify []string
+	SkipVerify []string `toml:"skip_verify"`
 }
 
 // Endpoint is one place a repository can be reached.
