@@ -120,7 +120,7 @@ func (db *DB) check(ctx context.Context, opts CheckOptions) (Orphans, error) {
 	}
 	cutoff := time.Now().Add(-opts.age())
 	lr, _ := db.cs.(lockReporter)
-	now := time.Now()
+	now := db.now()
 	err = db.db.View(func(tx *bolt.Tx) error {
 		for _, st := range sts {
 			if st.UpdatedAt.After(cutoff) || (lr != nil && lr.IsLocked(st.Ref)) {

@@ -56,6 +56,8 @@ type DB struct {
 	// collection, which holds it exclusively while it sweeps.
 	wlock sync.RWMutex
 
+	now func() time.Time // the clock leases expire by
+
 	mu          sync.Mutex
 	rootSources map[string]RootSource
 	nsSnaps     map[string]*nsSnapshotter
@@ -98,6 +100,7 @@ func NewDB(path string, cs content.Store, snapshotters map[string]snapshot.Snaps
 		cs:           cs,
 		snapshotters: snapshotters,
 		log:          slog.Default(),
+		now:          time.Now,
 		rootSources:  map[string]RootSource{},
 		nsSnaps:      map[string]*nsSnapshotter{},
 	}

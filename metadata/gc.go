@@ -228,10 +228,46 @@ func (db *DB) refs(tx *bolt.Tx) func(gc.Node, func(gc.Node)) error {
 func (db *DB) GarbageCollect(ctx context.Context) (gc.Stats, error) {
 	start := time.Now()
 	var stats gc.Stats
+	removals, errs, err := db.collectLocked(ctx, &stats)
+	if err != nil {
+		return stats, err
+	}
+	// Snapshot data goes outside the lock: backend keys are never reused
+	// and a snapshot without a record can never gain one, so nothing can
+	// start to use these while they are removed (which may take a while).
+	for _, r := range removals {
+		var size int64
+		if u, err := r.sn.Usage(ctx, r.key); err == nil {
+			size = u.Size
+		}
+		if err := r.sn.Remove(ctx, r.key); err != nil {
+			errs = append(errs, fmt.Errorf("snapshotter %s: remove %q: %w", r.name, r.key, err))
+			continue
+		}
+		stats.SnapshotsDeleted++
+		stats.BytesFreed += size
+	}
+	stats.Duration = time.Since(start)
+	db.log.Info("garbage collection", "blobs", stats.ContentDeleted, "snapshots", stats.SnapshotsDeleted,
+		"leases", stats.LeasesDeleted, "bytes", stats.BytesFreed, "duration", stats.Duration)
+	if len(errs) > 0 {
+		return stats, fmt.Errorf("gc: %w", errors.Join(errs...))
+	}
+	return stats, nil
+}
+
+type snapRemoval struct {
+	name, key string
+	sn        snapshot.Snapshotter
+}
+
+// collectLocked marks and sweeps the records and deletes unreferenced
+// blobs, holding wlock; it returns the backend snapshots to remove.
+func (db *DB) collectLocked(ctx context.Context, stats *gc.Stats) ([]snapRemoval, []error, error) {
 	db.wlock.Lock()
 	defer db.wlock.Unlock()
 	err := db.db.Update(func(tx *bolt.Tx) error {
-		roots, err := db.roots(ctx, tx, time.Now(), &stats)
+		roots, err := db.roots(ctx, tx, db.now(), stats)
 		if err != nil {
 			return err
 		}
@@ -242,12 +278,12 @@ func (db *DB) GarbageCollect(ctx context.Context) (gc.Stats, error) {
 		return sweepRecords(tx, marked)
 	})
 	if err != nil {
-		return stats, fmt.Errorf("gc: %w", err)
+		return nil, nil, fmt.Errorf("gc: %w", err)
 	}
 	// The shared stores: whatever no namespace has a record of.
 	refd, err := db.referenced()
 	if err != nil {
-		return stats, fmt.Errorf("gc: %w", err)
+		return nil, nil, fmt.Errorf("gc: %w", err)
 	}
 	var errs []error
 	blobs, err := db.unreferencedBlobs(ctx, refd)
@@ -262,6 +298,7 @@ func (db *DB) GarbageCollect(ctx context.Context) (gc.Stats, error) {
 		stats.ContentDeleted++
 		stats.BytesFreed += info.Size
 	}
+	var removals []snapRemoval
 	for name, sn := range db.snapshotters {
 		ids, err := unreferencedSnapshots(ctx, sn, refd.snapshots[name])
 		if err != nil {
@@ -269,25 +306,10 @@ func (db *DB) GarbageCollect(ctx context.Context) (gc.Stats, error) {
 			continue
 		}
 		for _, id := range ids {
-			var size int64
-			if u, err := sn.Usage(ctx, id.key); err == nil {
-				size = u.Size
-			}
-			if err := sn.Remove(ctx, id.key); err != nil {
-				errs = append(errs, fmt.Errorf("snapshotter %s: remove %q: %w", name, id.key, err))
-				continue
-			}
-			stats.SnapshotsDeleted++
-			stats.BytesFreed += size
+			removals = append(removals, snapRemoval{name: name, key: id.key, sn: sn})
 		}
 	}
-	stats.Duration = time.Since(start)
-	db.log.Info("garbage collection", "blobs", stats.ContentDeleted, "snapshots", stats.SnapshotsDeleted,
-		"leases", stats.LeasesDeleted, "bytes", stats.BytesFreed, "duration", stats.Duration)
-	if len(errs) > 0 {
-		return stats, fmt.Errorf("gc: %w", errors.Join(errs...))
-	}
-	return stats, nil
+	return removals, errs, nil
 }
 
 // sweepRecords deletes the content and snapshot records not in marked.
