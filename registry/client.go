@@ -390,7 +390,12 @@ func (r *resolver) do(ctx context.Context, q *request, accept ...int) (*http.Res
 			req.Header[k] = append([]string(nil), vs...)
 		}
 		req.Header.Set("User-Agent", r.opts.UserAgent)
-		if err := r.auth.Authorize(ctx, client, req, q.credHost, q.scopes); err != nil {
+		credHost := q.credHost
+		if !strings.EqualFold(u.Host, q.ep.Host) {
+			// An upload location on another host gets no credentials.
+			credHost = ""
+		}
+		if err := r.auth.Authorize(ctx, client, req, credHost, q.scopes); err != nil {
 			cancel()
 			return nil, fmt.Errorf("%s: %w", q.object, err)
 		}
@@ -432,7 +437,7 @@ func (r *resolver) do(ctx context.Context, q *request, accept ...int) (*http.Res
 			drain(resp)
 			timer.Stop()
 			cancel()
-			if err := r.auth.Challenged(ctx, req.URL.Host, q.credHost, resp, sent); err != nil {
+			if err := r.auth.Challenged(ctx, req.URL.Host, credHost, resp, sent); err != nil {
 				return nil, fmt.Errorf("%s: %w", q.object, err)
 			}
 			authRetried = true
@@ -452,7 +457,7 @@ func (r *resolver) do(ctx context.Context, q *request, accept ...int) (*http.Res
 		timer.Stop()
 		if resp.StatusCode == http.StatusUnauthorized {
 			// Refused again with the credentials just obtained: say why.
-			if cerr := r.auth.Challenged(ctx, req.URL.Host, q.credHost, resp, sent); cerr != nil {
+			if cerr := r.auth.Challenged(ctx, req.URL.Host, credHost, resp, sent); cerr != nil {
 				drain(resp)
 				cancel()
 				return nil, fmt.Errorf("%s: %w", q.object, cerr)
