@@ -137,7 +137,8 @@ func (db *DB) Images() images.Store { return &imageStore{db: db} }
 func (db *DB) Leases() leases.Manager { return &leaseManager{db: db} }
 
 // RootSource adds GC roots for namespace ns (containers register one). It
-// runs inside the collector's write transaction and must not start another.
+// runs inside the collector's transaction (read-only for DiskUsage), must
+// only read, and must not start another transaction.
 type RootSource func(ctx context.Context, tx *bolt.Tx, ns string, emit func(gc.Node)) error
 
 // RegisterRootSource adds (or, with the same name, replaces) a source of

@@ -60,7 +60,8 @@ func labelRefs(ns string, labels map[string]string, emit func(gc.Node)) {
 	}
 }
 
-// roots collects every GC root in tx and deletes expired leases.
+// roots collects every GC root in tx and, when tx is writable, deletes
+// expired leases.
 func (db *DB) roots(ctx context.Context, tx *bolt.Tx, now time.Time, stats *gc.Stats) ([]gc.Node, error) {
 	var roots []gc.Node
 	emit := func(n gc.Node) { roots = append(roots, n) }
@@ -113,6 +114,9 @@ func (db *DB) roots(ctx context.Context, tx *bolt.Tx, now time.Time, stats *gc.S
 				return nil
 			})
 			for _, k := range expired {
+				if !tx.Writable() {
+					break
+				}
 				if err := lb.DeleteBucket(k); err != nil {
 					return nil, fmt.Errorf("gc: delete expired lease %q: %w", k, err)
 				}
