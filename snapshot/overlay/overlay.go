@@ -78,6 +78,14 @@ func lowerdirs(parents []string) string {
 // Supported checks that overlayfs can be mounted with an upper directory on
 // root's filesystem, by mounting (and unmounting) a small overlay there.
 func Supported(root string) error {
+	// A probe left by a crash (its mount died with the mount namespace or
+	// was detached) is removed first.
+	if old, _ := filepath.Glob(filepath.Join(root, "probe-*")); len(old) > 0 {
+		for _, o := range old {
+			_ = mount.UnmountAll(filepath.Join(o, "merged"), unix.MNT_DETACH)
+			_ = os.RemoveAll(o)
+		}
+	}
 	dir, err := os.MkdirTemp(root, "probe-")
 	if err != nil {
 		return fmt.Errorf("overlay probe in %s: %w", root, err)
