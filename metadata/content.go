@@ -306,7 +306,11 @@ func (c *nsContent) Writer(ctx context.Context, ref string, desc ocispec.Descrip
 		return addCtxLease(ctx, tx, ns, leases.Resource{Type: ResourceIngest, ID: ref})
 	})
 	if err != nil {
+		fresh := w.Offset() == 0
 		w.Close()
+		if fresh {
+			c.db.cs.Abort(ctx, bref) // leave nothing behind
+		}
 		return nil, err
 	}
 	return &nsWriter{Writer: w, c: c, ns: ns, ref: ref, desc: desc}, nil
