@@ -143,3 +143,21 @@ func TestConfigStoreBadInput(t *testing.T) {
 		}
 	}
 }
+
+func FuzzConfigStoreGet(f *testing.F) {
+	f.Add([]byte(`{"auths":{"h":{"auth":"dTpw"}}}`))
+	f.Add([]byte(`{"auths":{"https://index.docker.io/v1/":{"identitytoken":"x"}},"credsStore":"y"}`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "config.json")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := NewConfigStore(path)
+		for _, h := range []string{"h", "docker.io"} {
+			if _, err := s.Get(context.Background(), h); err != nil && !errdefs.IsInvalidArgument(err) {
+				t.Fatalf("wrong kind: %v", err)
+			}
+		}
+	})
+}
