@@ -172,6 +172,11 @@ func (m *v1Manager) validate(r *specs.LinuxResources) error {
 		}
 		return check(true, "hugetlb", "linux.resources.hugepageLimits")
 	}
+	if d := m.s.Paths["hugetlb"]; d != "" && len(r.HugepageLimits) > 0 {
+		if err := checkPageSizes(m.hierarchyRoot(d), r.HugepageLimits); err != nil {
+			return err
+		}
+	}
 	if err := check(len(r.Devices) > 0, "devices", "linux.resources.devices"); err != nil {
 		return err
 	}
@@ -535,6 +540,32 @@ func (m *v1Manager) setHugetlb(limits []specs.LinuxHugepageLimit) error {
 			if err := m.write(d, "hugetlb."+l.Pagesize+rsvd, v); err != nil {
 				return fmt.Errorf("linux.resources.hugepageLimits[%d] (pageSize %s) reservation: %w", i, l.Pagesize, err)
 			}
+		}
+	}
+	return nil
+}
+
+// checkPageSizes refuses page sizes the kernel does not offer, judged from
+// the hugetlb.<size>.limit_in_bytes files of the hierarchy root (when it has
+// any: a fake tree may not).
+func checkPageSizes(root string, limits []specs.LinuxHugepageLimit) error {
+	matches, _ := filepath.Glob(filepath.Join(root, "hugetlb.*.limit_in_bytes"))
+	have := map[string]bool{}
+	var sizes []string
+	for _, p := range matches {
+		size := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(p), "hugetlb."), ".limit_in_bytes")
+		if !strings.Contains(size, ".") {
+			have[size] = true
+			sizes = append(sizes, size)
+		}
+	}
+	if len(have) == 0 {
+		return nil
+	}
+	for i, l := range limits {
+		if !have[l.Pagesize] {
+			return fmt.Errorf("linux.resources.hugepageLimits[%d].pageSize %q: not a huge page size of this kernel (it has %s): %w",
+				i, l.Pagesize, strings.Join(sizes, ", "), errdefs.ErrInvalidArgument)
 		}
 	}
 	return nil

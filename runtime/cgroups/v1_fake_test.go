@@ -340,3 +340,17 @@ func TestV1FakeLeafWeightSkippedWithoutCFQ(t *testing.T) {
 		"blkio/lw/blkio.bfq.weight_device=8:0 50",
 	})
 }
+
+func TestV1FakeUnknownPageSize(t *testing.T) {
+	root := fakeV1(t, "/p", false, "hugetlb", "memory")
+	touch(t, filepath.Join(root, "hugetlb"), "hugetlb.2MB.limit_in_bytes", "hugetlb.2MB.rsvd.limit_in_bytes", "hugetlb.1GB.limit_in_bytes")
+	r := &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1}, {Pagesize: "3MB", Limit: 1}}}
+	_, err := New(Config{Root: root, Path: "/p2", Resources: r})
+	if err == nil || !strings.Contains(err.Error(), `linux.resources.hugepageLimits[1].pageSize "3MB"`) || !strings.Contains(err.Error(), "1GB, 2MB") {
+		t.Fatalf("New with page size 3MB: %v", err)
+	}
+	r.HugepageLimits = r.HugepageLimits[:1]
+	if _, err := New(Config{Root: root, Path: "/p2", Resources: r}); err != nil {
+		t.Fatal(err)
+	}
+}
