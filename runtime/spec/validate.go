@@ -338,18 +338,25 @@ func CheckNamespacePath(t specs.LinuxNamespaceType, path string) error {
 	if !ok {
 		return fmt.Errorf("unknown namespace type %q", t)
 	}
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	// O_PATH first: opening a fifo or device for reading could block or
+	// have side effects; only an nsfs file is then opened for the ioctl.
+	pfd, err := unix.Open(path, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}
-	defer unix.Close(fd)
+	defer unix.Close(pfd)
 	var st unix.Statfs_t
-	if err := unix.Fstatfs(fd, &st); err != nil {
+	if err := unix.Fstatfs(pfd, &st); err != nil {
 		return fmt.Errorf("statfs %s: %w", path, err)
 	}
 	if st.Type != unix.NSFS_MAGIC {
 		return fmt.Errorf("%s is not a namespace file", path)
 	}
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", pfd), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer unix.Close(fd)
 	got, err := unix.IoctlRetInt(fd, nsGetNSType)
 	if err != nil {
 		return fmt.Errorf("%s: NS_GET_NSTYPE: %w", path, err)

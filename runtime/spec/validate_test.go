@@ -235,3 +235,35 @@ func TestParseMountOptions(t *testing.T) {
 		t.Errorf("rro: %#x", o.RecAttrSet)
 	}
 }
+
+func FuzzSysctlPath(f *testing.F) {
+	for _, k := range []string{"net.ipv4.ip_forward", "net.ipv4.conf.eth0/100.rp_filter", "net/ipv4/ip_forward", "../x", "a..b"} {
+		f.Add(k)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		p, err := SysctlPath(key)
+		if err != nil {
+			return
+		}
+		if !strings.HasPrefix(p, "/proc/sys/") || filepath.Clean(p) != p || strings.Contains(p, "\x00") {
+			t.Fatalf("SysctlPath(%q) = %q escapes or is not clean", key, p)
+		}
+	})
+}
+
+func FuzzParseMountOptions(f *testing.F) {
+	f.Add("rbind,ro,nosuid,rslave,rro,idmap,mode=755")
+	f.Add("bind,,remount,tmpcopyup,ridmap,rnoatime")
+	f.Fuzz(func(t *testing.T, opts string) {
+		o := ParseMountOptions(strings.Split(opts, ","))
+		if o.Flags&o.ClearFlags != 0 {
+			t.Fatalf("flag both set and cleared: %#x %#x", o.Flags, o.ClearFlags)
+		}
+		if o.RecAttrSet&o.RecAttrClr != 0 {
+			t.Fatalf("attr both set and cleared")
+		}
+		if o.RecursiveIDMap && !o.IDMap {
+			t.Fatal("ridmap without idmap")
+		}
+	})
+}
