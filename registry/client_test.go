@@ -266,6 +266,8 @@ func TestHangingRegistryTimesOut(t *testing.T) {
 	// A slow but moving body is not a hang.
 	reg.ClearFaults()
 	reg.AddFault(&testregistry.Fault{Path: "/blobs/", BytesPerSecond: 400 << 10})
+	patient := registry.NewResolver(fast(registry.Options{IdleTimeout: 5 * time.Second, Retries: -1}))
+	fe, _ = patient.Fetcher(ctxT(t), reg.Host+"/g")
 	if _, err := fetchAll(t, fe, img.Layers[0].Desc); err != nil {
 		t.Fatalf("slow body: %v", err)
 	}
@@ -504,7 +506,7 @@ func TestCanceledContext(t *testing.T) {
 }
 
 func TestTokensExpireAndRenew(t *testing.T) {
-	reg := testregistry.New(t, testregistry.Options{Auth: testregistry.AuthBearer, User: "u", Password: "p", TokenTTL: time.Second})
+	reg := testregistry.New(t, testregistry.Options{Auth: testregistry.AuthBearer, User: "u", Password: "p", TokenTTL: 2 * time.Second})
 	img := busybox(t, testimage.Options{})
 	reg.Seed("bb", "latest", img.Blobs, img.Root)
 	r := registry.NewResolver(fast(registry.Options{Credentials: auth.Static{reg.Host: {Username: "u", Password: "p"}}}))
@@ -518,7 +520,7 @@ func TestTokensExpireAndRenew(t *testing.T) {
 		t.Fatalf("%d token requests before expiry", n)
 	}
 	unauth := reg.CountRequests("", "/manifests/")
-	time.Sleep(1100 * time.Millisecond)
+	time.Sleep(2100 * time.Millisecond)
 	if _, _, err := r.Resolve(ctxT(t), reg.Host+"/bb"); err != nil {
 		t.Fatal(err)
 	}

@@ -178,6 +178,13 @@ func (a *Authorizer) token(ctx context.Context, client *http.Client, ch Challeng
 		return t.token, nil
 	}
 	v, err, _ := a.group.Do(key, func() (any, error) {
+		// Another caller may have just fetched it.
+		a.mu.Lock()
+		t, ok := a.tokens[key]
+		a.mu.Unlock()
+		if ok && a.now().Before(t.expires) {
+			return t.token, nil
+		}
 		c, err := a.credentials(ctx, credHost)
 		if err != nil {
 			return "", err
