@@ -45,7 +45,10 @@ type Saved struct {
 
 // Manager manages one container's cgroup(s).
 type Manager interface {
-	// Apply creates the cgroup(s) and moves pid in.
+	// Apply creates the cgroup(s) and moves pid in (pid <= 0: create only).
+	// The first cgroup.procs write waits for an RCU grace period in the
+	// kernel (cgroup_threadgroup_rwsem), about 10ms on a small VM, whoever
+	// the runtime: it is idle time, worth overlapping with other work.
 	Apply(pid int) error
 	// Set writes the limits in r (create and `update`).
 	Set(r *specs.LinuxResources) error
