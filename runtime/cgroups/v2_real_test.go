@@ -12,6 +12,14 @@ import (
 	"github.com/berth-containers/berth/internal/testutil"
 )
 
+// What these real cgroup2 tests cannot cover on a hybrid host: its cgroup2
+// hierarchy has no controllers enabled (cpu, memory, io, pids, cpuset sit on
+// v1; hugetlb may sit on cgroup2 unused), so cpu.max, memory.max,
+// memory.swap.max, io.*, pids.max and hugetlb.*.max are covered by the fake
+// tree tests in v2_fake_test.go only. Membership, cgroup.freeze, cgroup.events,
+// cgroup.kill and the eBPF device filter are core cgroup2 features and are
+// tested here for real.
+
 // unifiedRoot is a real cgroup2 hierarchy on this host: the root itself on a
 // v2 host, <root>/unified on a hybrid one.
 func unifiedRoot(t *testing.T) string {
