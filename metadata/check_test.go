@@ -54,6 +54,15 @@ func TestCheckAndRemoveOrphans(t *testing.T) {
 	if err := e.cs.Delete(bg, gone.Digest); err != nil {
 		t.Fatal(err)
 	}
+	// Writing it again heals it…
+	healed := writeRaw(t, ctx, e.db.ContentStore(), []byte("healed"))
+	if err := e.cs.Delete(bg, healed.Digest); err != nil {
+		t.Fatal(err)
+	}
+	writeRaw(t, ctx, e.db.ContentStore(), []byte("healed"))
+	if got, err := content.ReadBlob(ctx, e.db.ContentStore(), healed); err != nil || string(got) != "healed" {
+		t.Fatalf("rewritten vanished blob: %q, %v", got, err)
+	}
 
 	o, err := e.db.Check(ctx, CheckOptions{IngestAge: -1})
 	if err != nil {

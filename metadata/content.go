@@ -275,7 +275,11 @@ func (c *nsContent) Writer(ctx context.Context, ref string, desc ocispec.Descrip
 		if _, ok, err := c.record(ns, desc.Digest); err != nil {
 			return nil, err
 		} else if ok {
-			return nil, fmt.Errorf("content %s in namespace %q: %w", desc.Digest, ns, errdefs.ErrAlreadyExists)
+			// Present, unless its data vanished behind the store's back:
+			// then writing it again heals the record.
+			if _, err := c.db.cs.Info(ctx, desc.Digest); !errdefs.IsNotFound(err) {
+				return nil, fmt.Errorf("content %s in namespace %q: %w", desc.Digest, ns, errdefs.ErrAlreadyExists)
+			}
 		}
 	}
 	if err := c.db.checkCtxLease(ctx, ns); err != nil {
