@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -104,6 +105,16 @@ func TestV2RealLifecycleAndFreeze(t *testing.T) {
 		t.Fatalf("thawed child said %q", got)
 	}
 	frozenSilent(t, m, c)
+
+	// cgroup.kill ends every process at once.
+	if err := m.(Killer).Kill(); err != nil {
+		t.Fatal(err)
+	}
+	err = c.cmd.Wait()
+	c.ended = true
+	if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+		t.Fatalf("child ended with %v, want SIGKILL", err)
+	}
 	st, err := m.Stats()
 	if err != nil {
 		t.Fatal(err)
