@@ -643,9 +643,21 @@ func (m *v1Manager) freezerDir() (string, error) {
 	return m.need("freezer", "freezer")
 }
 
+// unifiedFreezer is, on a hybrid host without a v1 freezer, the cgroup2
+// side of the container, whose cgroup.freeze does the same job.
+func (m *v1Manager) unifiedFreezer() *v2Manager {
+	if m.s.Paths["freezer"] != "" || m.s.Paths[Unified] == "" {
+		return nil
+	}
+	return &v2Manager{s: m.s, dir: m.s.Paths[Unified], root: m.hierarchyRoot(m.s.Paths[Unified]), trace: m.trace}
+}
+
 // Freeze writes FROZEN and waits until the kernel reports FROZEN, writing it
 // again now and then (a freeze can stall on tasks in uninterruptible sleep).
 func (m *v1Manager) Freeze() error {
+	if u := m.unifiedFreezer(); u != nil {
+		return u.Freeze()
+	}
 	d, err := m.freezerDir()
 	if err != nil {
 		return err
@@ -677,6 +689,9 @@ func (m *v1Manager) Freeze() error {
 }
 
 func (m *v1Manager) Thaw() error {
+	if u := m.unifiedFreezer(); u != nil {
+		return u.Thaw()
+	}
 	d, err := m.freezerDir()
 	if err != nil {
 		return err
@@ -688,6 +703,9 @@ func (m *v1Manager) Thaw() error {
 }
 
 func (m *v1Manager) FreezerState() (string, error) {
+	if u := m.unifiedFreezer(); u != nil {
+		return u.FreezerState()
+	}
 	d, err := m.freezerDir()
 	if err != nil {
 		return "", err

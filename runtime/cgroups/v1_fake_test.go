@@ -354,3 +354,36 @@ func TestV1FakeUnknownPageSize(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestHybridFakeFreezeWithoutV1Freezer(t *testing.T) {
+	root := fakeV1(t, "/z", true, "memory", "pids")
+	writeT(t, filepath.Join(root, "unified", "z"), "cgroup.events", "populated 1\nfrozen 1\n")
+	m, err := New(Config{Root: root, Path: "/z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Freeze(); err != nil {
+		t.Fatal(err)
+	}
+	if got := readT(t, root, "unified/z/cgroup.freeze"); got != "1" {
+		t.Fatalf("unified cgroup.freeze = %q", got)
+	}
+	if s, _ := m.FreezerState(); s != Frozen {
+		t.Fatalf("FreezerState = %q", s)
+	}
+	if err := m.Thaw(); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := m.FreezerState(); s != Thawed {
+		t.Fatalf("FreezerState = %q", s)
+	}
+	// Pure v1 without a freezer: a clear error.
+	root1 := fakeV1(t, "/z", false, "memory")
+	m1, err := New(Config{Root: root1, Path: "/z"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m1.Freeze(); err == nil || !strings.Contains(err.Error(), "freezer") {
+		t.Fatalf("Freeze without any freezer: %v", err)
+	}
+}
