@@ -195,3 +195,25 @@ override_path = true`))
 		}
 	})
 }
+
+func TestValidate(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(f, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	good := Config{Dir: "/nonexistent", Mirrors: map[string][]string{"docker.io": {"https://m.example", "m2.example:5000"}}, PlainHTTP: []string{"r.example:5000"}}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]Config{
+		"mirror url":  {Mirrors: map[string][]string{"docker.io": {"ftp://x"}}},
+		"mirror host": {Mirrors: map[string][]string{"": {"https://x"}}},
+		"plain_http":  {PlainHTTP: []string{"http://x"}},
+		"skip_verify": {SkipVerify: []string{""}},
+		"dir":         {Dir: f},
+	} {
+		if err := c.Validate(); !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), strings.Split(name, " ")[0]) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -442,3 +442,38 @@ func (e Endpoint) TLSConfig() (*tls.Config, error) {
 	}
 	return cfg, nil
 }
+
+// Validate checks the configuration as a daemon loads it: mirror URLs parse,
+// host lists are not empty strings, and Dir, when set, is a directory (it may
+// be absent: no host is configured). hosts.toml files are read, and checked,
+// when a host is first used.
+func (c Config) Validate() error {
+	for host, ms := range c.Mirrors {
+		if host == "" {
+			return fmt.Errorf("mirrors: empty registry host: %w", errdefs.ErrInvalidArgument)
+		}
+		for i, m := range ms {
+			if _, err := parseHostURL(m); err != nil {
+				return fmt.Errorf("mirrors[%q][%d]: %v: %w", host, i, err, errdefs.ErrInvalidArgument)
+			}
+		}
+	}
+	for name, list := range map[string][]string{"plain_http": c.PlainHTTP, "skip_verify": c.SkipVerify} {
+		for i, h := range list {
+			if strings.TrimSpace(h) == "" || strings.Contains(h, "/") {
+				return fmt.Errorf("%s[%d] %q: want host or host:port: %w", name, i, h, errdefs.ErrInvalidArgument)
+			}
+		}
+	}
+	if c.Dir != "" {
+		fi, err := os.Stat(c.Dir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return fmt.Errorf("config_path %s: %w", c.Dir, err)
+		case !fi.IsDir():
+			return fmt.Errorf("config_path %s: not a directory: %w", c.Dir, errdefs.ErrInvalidArgument)
+		}
+	}
+	return nil
+}
