@@ -48,7 +48,8 @@ func (r *Runtime) start(h *state.Handle, st *state.State) error {
 		return fmt.Errorf("start container %q: open exec fifo: %w", st.ID, err)
 	}
 	defer unix.Close(fd)
-	buf := make([]byte, 1)
+	var got []byte
+	buf := make([]byte, 4096)
 	for {
 		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(pfd, 100)
@@ -57,20 +58,31 @@ func (r *Runtime) start(h *state.Handle, st *state.State) error {
 		}
 		if n > 0 {
 			k, err := unix.Read(fd, buf)
-			if k == 1 {
-				break
+			if k > 0 {
+				got = append(got, buf[:k]...)
+				continue
+			}
+			if k == 0 && len(got) > 0 {
+				break // init closed its end: execve happened or init failed
 			}
 			if err != nil && err != unix.EAGAIN {
 				return fmt.Errorf("start container %q: read exec fifo: %w", st.ID, err)
 			}
 		}
 		if !state.Alive(st.Pid, st.StartTime) {
+			if len(got) > 0 {
+				break
+			}
 			return fmt.Errorf("start container %q: init process exited before start: %w", st.ID, errdefs.ErrFailedPrecondition)
 		}
-		if n > 0 {
+		if n > 0 && len(got) == 0 {
 			// EOF before the writer came: yield a little rather than spin.
 			time.Sleep(time.Millisecond)
 		}
+	}
+	if len(got) > 1 {
+		_ = os.Remove(fifo)
+		return fmt.Errorf("start container %q: %s", st.ID, got[1:])
 	}
 	if err := os.Remove(fifo); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("start container %q: remove exec fifo: %w", st.ID, err)

@@ -38,9 +38,17 @@ func Main() {
 	if err == nil {
 		err = errors.New("init: returned without exec")
 	}
-	_ = Send(sync, Message{Type: MsgError, Error: err.Error()})
+	if startFifo >= 0 {
+		// After start: `start` is reading the fifo until it closes.
+		_, _ = unix.Write(startFifo, []byte(err.Error()))
+	} else {
+		_ = Send(sync, Message{Type: MsgError, Error: err.Error()})
+	}
 	os.Exit(1)
 }
+
+// startFifo is the write end of the exec fifo once start has opened it.
+var startFifo = -1
 
 func run(sync *os.File) error {
 	b, err := nsexec.ReadFrame(sync)
@@ -153,7 +161,10 @@ func runCreate(cfg *Config, sync *os.File) error {
 	if _, err := unix.Write(fifo, []byte{'0'}); err != nil {
 		return fmt.Errorf("write exec fifo: %w", err)
 	}
-	unix.Close(fifo)
+	// The fifo stays open (close-on-exec) so `start` returns once execve has
+	// happened (poststart hooks run after the user program started), or
+	// reads why it failed.
+	startFifo = fifo
 	unix.Close(cfg.FifoFD)
 	if s.Hooks != nil && len(s.Hooks.StartContainer) > 0 {
 		st.Status = specs.StateCreated
@@ -266,6 +277,17 @@ func prepareProcess(cfg *Config) (*proc, error) {
 	env := append([]string(nil), p.Env...)
 	if !hasEnv(env, "HOME") {
 		env = append(env, "HOME="+homeDir(p.User.UID))
+	}
+	cwd := p.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(cwd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		if err == nil {
+			err = unix.ENOTDIR
+		}
+		return nil, fmt.Errorf("process.cwd %q: %w", p.Cwd, err)
 	}
 	path, err := lookPath(p.Args[0], env, p.Cwd)
 	if err != nil {
