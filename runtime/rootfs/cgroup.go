@@ -94,7 +94,39 @@ func ownCgroups() (map[string]string, error) {
 	return out, sc.Err()
 }
 
-// cgroupPathFor finds the container's path in hierarchy h.
+// cgroupPaths are the sources of the container's cgroup paths: those the
+// caller gave (Options.CgroupPaths; key "*" for every hierarchy) and the
+// process's own (/proc/self/cgroup).
+type cgroupPaths struct {
+	given, own map[string]string
+}
+
+// pathIn returns the container's cgroup directory (host path) in h: a given
+// path that exists, else the process's own cgroup.
+func (c cgroupPaths) pathIn(h cgroupHierarchy) (string, bool) {
+	var cands []string
+	if p, ok := cgroupPathFor(c.given, h); ok {
+		cands = append(cands, p)
+	} else if p, ok := c.given["*"]; ok {
+		cands = append(cands, p)
+	}
+	if p, ok := cgroupPathFor(c.own, h); ok {
+		cands = append(cands, p)
+	}
+	for _, p := range cands {
+		rel := p
+		if h.mi.Root != "/" {
+			rel = strings.TrimPrefix(p, h.mi.Root)
+		}
+		dir := path.Join(h.mi.Mountpoint, rel)
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			return dir, true
+		}
+	}
+	return "", false
+}
+
+// cgroupPathFor finds the path for hierarchy h in a /proc/self/cgroup-style map.
 func cgroupPathFor(paths map[string]string, h cgroupHierarchy) (string, bool) {
 	if h.v2 {
 		p, ok := paths[""]
@@ -129,9 +161,10 @@ func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) er
 		return fmt.Errorf("no cgroup file system is mounted under %s on the host", hostCgroupRoot)
 	}
 	cgroupns := r.hasNamespace(specs.CgroupNamespace)
-	paths := r.opts.CgroupPaths
-	if !cgroupns && paths == nil {
-		if paths, err = ownCgroups(); err != nil {
+	var paths cgroupPaths
+	if !cgroupns {
+		paths.given = r.opts.CgroupPaths
+		if paths.own, err = ownCgroups(); err != nil {
 			return fmt.Errorf("read /proc/self/cgroup: %w", err)
 		}
 	}
@@ -199,7 +232,7 @@ func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) er
 // mountHierarchy mounts one hierarchy at the target fd: the file system
 // itself in a cgroup namespace (its root is the namespace's root), or a bind
 // of the container's cgroup directory without one.
-func (r *Rootfs) mountHierarchy(tfd int, dest string, h cgroupHierarchy, cgroupns bool, paths map[string]string, flags uintptr) error {
+func (r *Rootfs) mountHierarchy(tfd int, dest string, h cgroupHierarchy, cgroupns bool, paths cgroupPaths, flags uintptr) error {
 	if cgroupns {
 		var err error
 		if h.v2 {
@@ -212,15 +245,10 @@ func (r *Rootfs) mountHierarchy(tfd int, dest string, h cgroupHierarchy, cgroupn
 		}
 		return nil
 	}
-	p, ok := cgroupPathFor(paths, h)
+	src, ok := paths.pathIn(h)
 	if !ok {
-		return fmt.Errorf("container's cgroup in hierarchy %q unknown", h.name)
+		return fmt.Errorf("container's cgroup in hierarchy %q not found", h.name)
 	}
-	rel := p
-	if h.mi.Root != "/" {
-		rel = strings.TrimPrefix(p, h.mi.Root)
-	}
-	src := path.Join(h.mi.Mountpoint, rel)
 	if err := r.sys.Mount(src, procFd(tfd), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return fmt.Errorf("bind %s at %s: %w", src, dest, err)
 	}

@@ -350,3 +350,43 @@ func TestPlanNoMountNamespace(t *testing.T) {
 		t.Errorf("no chroot:\n%s", dump(rec))
 	}
 }
+
+// Without a cgroup namespace each hierarchy is a bind of the container's
+// cgroup: a given path ("*" for all) when it exists, else the process's own.
+func TestPlanCgroupBinds(t *testing.T) {
+	bundle, root := planBundle(t)
+	s := spec.Default(false, 0, 0)
+	var ns []specs.LinuxNamespace
+	for _, n := range s.Linux.Namespaces {
+		if n.Type != specs.CgroupNamespace {
+			ns = append(ns, n)
+		}
+	}
+	s.Linux.Namespaces = ns
+	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	rec := runPlan(t, s, bundle, root, Options{CgroupPaths: map[string]string{"*": "/berth-does-not-exist"}})
+	mounts, err := readMountInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, _ := ownCgroups()
+	hier := hostCgroups(mounts)
+	if len(hier) == 0 {
+		t.Fatal("host has no cgroup mounts")
+	}
+	for _, h := range hier {
+		target := "/sys/fs/cgroup"
+		if h.name != "" {
+			target += "/" + h.name
+		}
+		m := rec.find("mount", target)
+		if len(m) == 0 || m[0].Flags != unix.MS_BIND|unix.MS_REC {
+			t.Errorf("%s: %v", target, m)
+			continue
+		}
+		p, _ := cgroupPathFor(own, h)
+		if want := filepath.Join(h.mi.Mountpoint, p); m[0].Source != want {
+			t.Errorf("%s bound from %s, want %s", target, m[0].Source, want)
+		}
+	}
+}
