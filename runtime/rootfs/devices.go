@@ -179,3 +179,25 @@ func (r *Rootfs) mountConsole() error {
 	}
 	return nil
 }
+
+// BindConsole binds the pty slave (opened by the caller) onto /dev/console
+// inside the root. It is for a console allocated inside the container after
+// Pivot (Options.ConsolePath covers one allocated before Mount); call it
+// before Finalize.
+func (r *Rootfs) BindConsole(slave *os.File) error {
+	if r.rootfd < 0 {
+		return fmt.Errorf("rootfs: BindConsole before Mount")
+	}
+	if !r.mountns {
+		return nil
+	}
+	tfd, err := r.ensure(r.rootfd, "/dev/console", fileKind, 0o600)
+	if err != nil {
+		return fmt.Errorf("/dev/console: %w", err)
+	}
+	defer unix.Close(tfd)
+	if err := r.sys.Mount(procFd(int(slave.Fd())), procFd(tfd), "", unix.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind console %s on /dev/console: %w", slave.Name(), err)
+	}
+	return nil
+}

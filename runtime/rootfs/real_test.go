@@ -36,6 +36,7 @@ type scenario struct {
 	afterMount  func(r *Rootfs) error     // before pivot: host paths visible
 	afterAll    func(s *specs.Spec) error // inside the new root
 	wantErr     string                    // the flow must fail with this text
+	console     bool                      // allocate a pty after pivot, BindConsole
 }
 
 var scenarios = map[string]scenario{}
@@ -100,6 +101,11 @@ func flow(sc scenario, bundle string, s *specs.Spec) error {
 	}
 	if err := r.Pivot(); err != nil {
 		return err
+	}
+	if sc.console {
+		if err := consoleFlow(r); err != nil {
+			return fmt.Errorf("console: %w", err)
+		}
 	}
 	if err := r.Finalize(); err != nil {
 		return err
@@ -556,4 +562,48 @@ func TestRealCgroupWithoutNamespace(t *testing.T) {
 		s.Linux.Namespaces = ns
 	})
 	runScenario(t, "cgroup-bind", bundle)
+}
+
+// A console allocated inside the container after pivot is bound onto
+// /dev/console.
+func init() {
+	scenarios["console"] = scenario{console: true}
+}
+
+func consoleFlow(r *Rootfs) error {
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	if err := unix.IoctlSetPointerInt(int(master.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		return err
+	}
+	n, err := unix.IoctlGetInt(int(master.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		return err
+	}
+	slave, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return err
+	}
+	defer slave.Close()
+	if err := r.BindConsole(slave); err != nil {
+		return err
+	}
+	var a, b unix.Stat_t
+	if err := unix.Fstat(int(slave.Fd()), &a); err != nil {
+		return err
+	}
+	if err := unix.Stat("/dev/console", &b); err != nil {
+		return err
+	}
+	if a.Rdev != b.Rdev {
+		return fmt.Errorf("/dev/console is %d:%d, the pty slave %d:%d", unix.Major(b.Rdev), unix.Minor(b.Rdev), unix.Major(a.Rdev), unix.Minor(a.Rdev))
+	}
+	return nil
+}
+
+func TestRealBindConsole(t *testing.T) {
+	runScenario(t, "console", realBundle(t, nil))
 }
