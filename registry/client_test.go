@@ -545,3 +545,26 @@ func TestEndpointsForResolve(t *testing.T) {
 		t.Fatalf("bad ref: %v", err)
 	}
 }
+
+func TestPushRetriesFailedUploads(t *testing.T) {
+	reg := testregistry.New(t, testregistry.Options{})
+	img := busybox(t, testimage.Options{})
+	// The first PUT of each upload fails, a PATCH is cut: each blob upload is started again.
+	f := reg.AddFault(&testregistry.Fault{Method: http.MethodPut, Path: "/blobs/uploads/", Status: http.StatusInternalServerError, Times: 1})
+	c := reg.AddFault(&testregistry.Fault{Method: http.MethodPatch, Path: "/blobs/uploads/", Status: http.StatusBadGateway, Times: 1})
+	r := registry.NewResolver(fast(registry.Options{ChunkSize: 64 << 10}))
+	if err := img.PushTo(ctxT(t), r, reg.Host+"/retry/bb:1"); err != nil {
+		t.Fatal(err)
+	}
+	if f.Hits(reg) != 1 || c.Hits(reg) != 1 {
+		t.Fatalf("faults hit %d and %d times", f.Hits(reg), c.Hits(reg))
+	}
+	pullBack(t, r, reg.Host+"/retry/bb:1", img)
+	// A registry that always fails: the error says so, after the retries.
+	reg.AddFault(&testregistry.Fault{Method: http.MethodPost, Path: "/blobs/uploads/", Status: http.StatusServiceUnavailable})
+	other := small(t, 11, testimage.Options{})
+	err := other.PushTo(ctxT(t), registry.NewResolver(fast(registry.Options{Retries: 1})), reg.Host+"/retry/other:1")
+	if !errdefs.IsUnavailable(err) || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("push to a failing registry: %v", err)
+	}
+}

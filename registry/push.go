@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -136,6 +135,22 @@ func (p *pusher) pushBlob(ctx context.Context, desc ocispec.Descriptor, prov con
 	if err != nil || ok {
 		return err
 	}
+	// An upload that fails on the way (a 5xx, a dropped connection) is
+	// started again from the beginning: upload sessions do not survive them.
+	for attempt := 0; ; attempt++ {
+		err = p.upload(ctx, desc, prov, object)
+		if err == nil || !errdefs.IsUnavailable(err) || attempt >= p.r.opts.Retries || ctx.Err() != nil {
+			return err
+		}
+		wait := p.r.backoff(attempt, nil)
+		p.r.log.Debug("blob upload failed, starting again", "digest", desc.Digest, "error", err, "wait", wait)
+		if err := p.r.sleepf(ctx, wait); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *pusher) upload(ctx context.Context, desc ocispec.Descriptor, prov content.Provider, object string) error {
 	var location string
 	// Cross-repository mount from a repository the blob is known to be in.
 	if from := desc.Annotations[SourceLabelPrefix+p.n.Domain]; from != "" {
@@ -216,7 +231,7 @@ func (p *pusher) pushBlob(ctx context.Context, desc ocispec.Descriptor, prov con
 	}
 	rest := desc.Size - off
 	q := &request{method: http.MethodPut, ep: p.ep, rawURL: location, query: url.Values{"digest": {desc.Digest.String()}},
-		scopes: pushScope(p.n), credHost: p.n.Domain, object: object, noRetry: off > 0,
+		scopes: pushScope(p.n), credHost: p.n.Domain, object: object, noRetry: true,
 		header: http.Header{"Content-Type": {"application/octet-stream"}},
 		body:   func() (io.Reader, error) { return io.NewSectionReader(ra, off, rest), nil }, size: rest}
 	resp, err := p.r.do(ctx, q)
@@ -297,5 +312,3 @@ func pushTree(ctx context.Context, p Pusher, desc ocispec.Descriptor, prov conte
 	}
 	return p.Push(ctx, desc, prov)
 }
-
-var _ = strconv.Itoa
