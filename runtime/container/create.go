@@ -158,9 +158,6 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 			NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Rootless: r.Rootless,
 		},
 	}
-	if s.Linux != nil && !hasNamespace(s, specs.CgroupNamespace) {
-		req.cfg.CgroupPaths = cgroupPaths(cg)
-	}
 	proc, err = spawn(req)
 	if err != nil {
 		return nil, fmt.Errorf("create container %q: %w", o.ID, err)
@@ -182,12 +179,7 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	}
 	if s.Process.OOMScoreAdj != nil {
 		if err := linuxproc.SetOOMScoreAdj(proc.pid, s.Process.OOMScoreAdj); err != nil {
-			if errors.Is(err, errdefs.ErrNotImplemented) {
-				err = writeOOMScoreAdj(proc.pid, *s.Process.OOMScoreAdj)
-			}
-			if err != nil {
-				return nil, fmt.Errorf("process.oomScoreAdj: %w", err)
-			}
+			return nil, err
 		}
 	}
 	ociState := &specs.State{Version: specs.Version, ID: o.ID, Status: specs.StateCreating, Pid: proc.pid, Bundle: bundle, Annotations: s.Annotations}
@@ -250,26 +242,12 @@ func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
-// cgroupPaths maps /proc/self/cgroup controller names to the container's path.
-func cgroupPaths(cg cgroups.Manager) map[string]string {
-	p := cg.Save().Path
-	return map[string]string{"": p, "*": p}
-}
-
 func socketPair() (*os.File, *os.File, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("console socket pair: %w", err)
 	}
 	return os.NewFile(uintptr(fds[0]), "console"), os.NewFile(uintptr(fds[1]), "console-recv"), nil
-}
-
-func writeOOMScoreAdj(pid, v int) error {
-	err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/oom_score_adj", []byte(strconv.Itoa(v)), 0)
-	if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
-		return fmt.Errorf("setting %d needs CAP_SYS_RESOURCE, which the runtime lacks: %w", v, err)
-	}
-	return err
 }
 
 // writePidFile writes pid atomically (containerd and podman read it at once).

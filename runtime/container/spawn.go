@@ -228,23 +228,16 @@ func bootstrapFor(s *specs.Spec) (nsexec.Bootstrap, error) {
 	if s.Linux == nil {
 		return b, fmt.Errorf("linux: missing")
 	}
-	hasMount := false
 	for i, ns := range s.Linux.Namespaces {
 		flag, ok := nsexec.NSFlag(string(ns.Type))
 		if !ok {
 			return b, fmt.Errorf("linux.namespaces[%d].type %q: unknown", i, ns.Type)
-		}
-		if ns.Type == specs.MountNamespace {
-			hasMount = true
 		}
 		if ns.Path != "" {
 			b.Join = append(b.Join, nsexec.NSPath{Flag: flag, Path: ns.Path})
 		} else {
 			b.CloneFlags |= flag
 		}
-	}
-	if !hasMount {
-		return b, fmt.Errorf("linux.namespaces: berth-runtime needs a mount namespace to build the root filesystem")
 	}
 	if len(s.Linux.TimeOffsets) > 0 {
 		var sb strings.Builder

@@ -122,7 +122,7 @@ func runCreate(cfg *Config, sync *os.File) error {
 	if err := fs.Pivot(); err != nil {
 		return err
 	}
-	if err := setHostname(s); err != nil {
+	if err := linuxproc.SetHostname(s); err != nil {
 		return err
 	}
 	if s.Linux != nil && len(s.Linux.Sysctl) > 0 {
@@ -219,6 +219,12 @@ func setupConsole(cfg *Config) (*os.File, error) {
 		master.Close()
 		return nil, err
 	}
+	if cfg.Kind == KindCreate {
+		if err := mountConsole(slave); err != nil {
+			master.Close()
+			return nil, err
+		}
+	}
 	if err := console.MakeControlling(slave); err != nil {
 		master.Close()
 		return nil, err
@@ -226,25 +232,20 @@ func setupConsole(cfg *Config) (*os.File, error) {
 	return master, nil
 }
 
-func setHostname(s *specs.Spec) error {
-	if s.Hostname == "" && s.Domainname == "" {
-		return nil
+// mountConsole binds the pty slave onto /dev/console, as runc does.
+func mountConsole(slave *os.File) error {
+	fd, err := unix.Open("/dev/console", unix.O_RDONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("process.terminal: create /dev/console: %w", err)
 	}
-	err := linuxproc.SetHostname(s)
-	if errors.Is(err, errdefs.ErrNotImplemented) {
-		if s.Hostname != "" {
-			if err := unix.Sethostname([]byte(s.Hostname)); err != nil {
-				return fmt.Errorf("hostname: %w", err)
-			}
+	unix.Close(fd)
+	src := "/proc/self/fd/" + strconv.Itoa(int(slave.Fd()))
+	if err := unix.Mount(src, "/dev/console", "", unix.MS_BIND, ""); err != nil {
+		if err := unix.Mount(slave.Name(), "/dev/console", "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("process.terminal: bind %s on /dev/console: %w", slave.Name(), err)
 		}
-		if s.Domainname != "" {
-			if err := unix.Setdomainname([]byte(s.Domainname)); err != nil {
-				return fmt.Errorf("domainname: %w", err)
-			}
-		}
-		return nil
 	}
-	return err
+	return nil
 }
 
 // proc is a process about to be exec'd: everything that can fail because of the
@@ -299,11 +300,11 @@ func prepareProcess(cfg *Config) (*proc, error) {
 // exec applies the process attributes in the order the kernel needs and execs.
 func (pr *proc) exec(cfg *Config) error {
 	p := pr.p
-	if err := ignoreNI(linuxproc.SetRlimits(p.Rlimits)); err != nil {
+	if err := linuxproc.SetRlimits(p.Rlimits); err != nil {
 		return err
 	}
 	if cfg.Spec != nil && cfg.Spec.Linux != nil {
-		if err := ignoreNI(linuxproc.SetPersonality(cfg.Spec.Linux.Personality)); err != nil {
+		if err := linuxproc.SetPersonality(cfg.Spec.Linux.Personality); err != nil {
 			return err
 		}
 	}
@@ -336,10 +337,10 @@ func (pr *proc) exec(cfg *Config) error {
 			return err
 		}
 	}
-	if err := switchUser(p.User); err != nil {
+	if err := linuxproc.SwitchUser(p.User); err != nil {
 		return err
 	}
-	if err := ignoreNI(linuxproc.SetUmask(p.User.Umask)); err != nil {
+	if err := linuxproc.SetUmask(p.User.Umask); err != nil {
 		return err
 	}
 	if err := pr.caps.Apply(); err != nil {
@@ -363,62 +364,39 @@ func (pr *proc) exec(cfg *Config) error {
 }
 
 func loadSeccomp(sc *specs.LinuxSeccomp, cfg *Config) error {
+	// Connect to the listener before the filter exists: it may forbid connect.
+	sock := -1
+	if sc.ListenerPath != "" {
+		var err error
+		if sock, err = seccomp.DialListener(sc.ListenerPath); err != nil {
+			return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
+		}
+		defer unix.Close(sock)
+	}
 	fd, err := seccomp.Load(sc)
 	if err != nil {
 		return fmt.Errorf("linux.seccomp: %w", err)
 	}
 	if fd >= 0 {
+		if sock < 0 {
+			unix.Close(fd)
+			return fmt.Errorf("linux.seccomp: a notify action needs linux.seccomp.listenerPath")
+		}
 		st := specs.ContainerProcessState{
-			Version:  specs.Version,
-			Fds:      []string{specs.SeccompFdName},
-			Pid:      cfg.HostPid,
-			Metadata: sc.ListenerMetadata,
-			State:    specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateCreating, Pid: cfg.HostPid, Bundle: cfg.Bundle},
+			Version: specs.Version,
+			Pid:     cfg.HostPid,
+			State:   specs.State{Version: specs.Version, ID: cfg.ID, Status: specs.StateCreating, Pid: cfg.HostPid, Bundle: cfg.Bundle},
 		}
 		if cfg.Spec != nil {
 			st.State.Annotations = cfg.Spec.Annotations
 		}
-		err := seccomp.SendListener(sc.ListenerPath, sc.ListenerMetadata, fd, st)
+		err := seccomp.SendListenerOn(sock, sc.ListenerPath, sc.ListenerMetadata, fd, st)
 		unix.Close(fd)
 		if err != nil {
 			return fmt.Errorf("linux.seccomp.listenerPath: %w", err)
 		}
 	}
 	return nil
-}
-
-func switchUser(u specs.User) error {
-	err := linuxproc.SwitchUser(u)
-	if !errors.Is(err, errdefs.ErrNotImplemented) {
-		return err
-	}
-	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("keep capabilities: %w", err)
-	}
-	gids := make([]int, len(u.AdditionalGids))
-	for i, g := range u.AdditionalGids {
-		gids[i] = int(g)
-	}
-	if err := unix.Setgroups(gids); err != nil && !(len(gids) == 0 && errors.Is(err, unix.EPERM)) {
-		return fmt.Errorf("process.user.additionalGids: %w", err)
-	}
-	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
-		return fmt.Errorf("process.user.gid %d: %w", u.GID, err)
-	}
-	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
-		return fmt.Errorf("process.user.uid %d: %w", u.UID, err)
-	}
-	if u.Umask != nil {
-		unix.Umask(int(*u.Umask))
-	}
-	return nil
-}
-
-func ignoreNI(err error) error {
-	if errors.Is(err, errdefs.ErrNotImplemented) {
-		return nil
-	}
-	return err
 }
 
 // chdirInside changes to cwd and checks that the result lies inside the
