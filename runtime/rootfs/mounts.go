@@ -39,7 +39,7 @@ func (r *Rootfs) mountOne(i int, m specs.Mount) error {
 	var err error
 	switch {
 	case spec.IsBind(m):
-		err = r.mountBind(dest, m, o)
+		err = r.mountBind(i, dest, m, o)
 	case m.Type == "cgroup" || m.Type == "cgroup2":
 		err = r.mountCgroup(dest, m, o)
 	default:
@@ -96,7 +96,7 @@ func (r *Rootfs) reopen(dest string) (int, error) {
 	return fd, nil
 }
 
-func (r *Rootfs) mountBind(dest string, m specs.Mount, o spec.MountOptions) error {
+func (r *Rootfs) mountBind(i int, dest string, m specs.Mount, o spec.MountOptions) error {
 	src := r.hostSource(m.Source)
 	fi, err := os.Stat(src)
 	if err != nil {
@@ -111,7 +111,11 @@ func (r *Rootfs) mountBind(dest string, m specs.Mount, o spec.MountOptions) erro
 		return fmt.Errorf("destination: %w", err)
 	}
 	defer unix.Close(tfd)
-	if o.IDMap || len(m.UIDMappings) > 0 {
+	if fd, ok := r.opts.IDMapped[i]; ok {
+		if err := r.sys.MoveMount(fd, "", tfd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+			return fmt.Errorf("idmap: move_mount of the prepared tree: %w", err)
+		}
+	} else if o.IDMap || len(m.UIDMappings) > 0 {
 		if err := r.mountIDMapped(src, tfd, m, o); err != nil {
 			return err
 		}
@@ -340,32 +344,95 @@ func copyFile(srcDir, dstDir int, name string, mode uint32) error {
 // detached copy of the source tree (open_tree) gets MOUNT_ATTR_IDMAP with a
 // user namespace holding the mapping, then is moved into place.
 func (r *Rootfs) mountIDMapped(src string, tfd int, m specs.Mount, o spec.MountOptions) error {
-	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
-	if o.Recursive {
-		flags |= unix.AT_RECURSIVE
-	}
-	tree, err := r.sys.OpenTree(unix.AT_FDCWD, src, flags)
-	if err != nil {
-		return fmt.Errorf("idmap: open_tree %s: %w", src, err)
-	}
-	defer unix.Close(tree)
 	usernsFd, cleanup, err := r.idmapUserns(m)
 	if err != nil {
 		return fmt.Errorf("idmap: %w", err)
 	}
 	defer cleanup()
+	tree, err := idmappedTree(r.sys, src, usernsFd, o)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(tree)
+	if err := r.sys.MoveMount(tree, "", tfd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
+		return fmt.Errorf("idmap: move_mount: %w", err)
+	}
+	return nil
+}
+
+// idmappedTree returns a detached copy of src (recursive for rbind) with the
+// id mapping of the user namespace usernsFd (recursive for ridmap).
+func idmappedTree(sys Sys, src string, usernsFd int, o spec.MountOptions) (int, error) {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if o.Recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, err := sys.OpenTree(unix.AT_FDCWD, src, flags)
+	if err != nil {
+		return -1, fmt.Errorf("idmap: open_tree %s: %w", src, err)
+	}
 	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(usernsFd)}
 	aflags := uint(unix.AT_EMPTY_PATH)
 	if o.RecursiveIDMap {
 		aflags |= unix.AT_RECURSIVE
 	}
-	if err := r.sys.MountSetattr(tree, "", aflags, &attr); err != nil {
-		return fmt.Errorf("idmap: mount_setattr(MOUNT_ATTR_IDMAP): %w", err)
+	if err := sys.MountSetattr(tree, "", aflags, &attr); err != nil {
+		unix.Close(tree)
+		return -1, fmt.Errorf("idmap: mount_setattr(MOUNT_ATTR_IDMAP): %w", err)
 	}
-	if err := r.sys.MoveMount(tree, "", tfd, "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH); err != nil {
-		return fmt.Errorf("idmap: move_mount: %w", err)
+	return tree, nil
+}
+
+// PrepareIDMapped runs on the host side for a container in a user
+// namespace, after its init exists and before the init calls Mount. For
+// every id-mapped bind mount of s it returns a detached, id-mapped mount tree
+// keyed by mounts[] index; the caller passes the fds to the init (they become
+// Options.IDMapped there) and closes them afterwards. usernsPath is the
+// container's user namespace (/proc/<init pid>/ns/user), used for mounts
+// without their own uidMappings/gidMappings. On error nothing is left open.
+func PrepareIDMapped(s *specs.Spec, bundle, usernsPath string) (map[int]*os.File, error) {
+	out := map[int]*os.File{}
+	fail := func(err error) (map[int]*os.File, error) {
+		for _, f := range out {
+			f.Close()
+		}
+		return nil, err
 	}
-	return nil
+	for i, m := range s.Mounts {
+		o := spec.ParseMountOptions(m.Options)
+		if !spec.IsBind(m) || !(o.IDMap || len(m.UIDMappings) > 0) {
+			continue
+		}
+		var usernsFd int
+		cleanup := func() {}
+		if len(m.UIDMappings) > 0 {
+			fd, c, err := newUserns(m.UIDMappings, m.GIDMappings)
+			if err != nil {
+				return fail(fmt.Errorf("mounts[%d]: idmap: %w", i, err))
+			}
+			usernsFd, cleanup = fd, c
+		} else {
+			if usernsPath == "" {
+				return fail(fmt.Errorf("mounts[%d]: idmap without mappings needs the container's user namespace: %w", i, errdefs.ErrInvalidArgument))
+			}
+			fd, err := unix.Open(usernsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return fail(fmt.Errorf("mounts[%d]: idmap: open %s: %w", i, usernsPath, err))
+			}
+			usernsFd, cleanup = fd, func() { unix.Close(fd) }
+		}
+		src := m.Source
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(bundle, src)
+		}
+		tree, err := idmappedTree(Real{}, src, usernsFd, o)
+		cleanup()
+		if err != nil {
+			return fail(fmt.Errorf("mounts[%d]: %w", i, err))
+		}
+		out[i] = os.NewFile(uintptr(tree), fmt.Sprintf("idmapped-mount-%d", i))
+	}
+	return out, nil
 }
 
 // idmapUserns returns a user namespace fd whose mapping is the mount's

@@ -37,6 +37,7 @@ type scenario struct {
 	afterAll    func(s *specs.Spec) error // inside the new root
 	wantErr     string                    // the flow must fail with this text
 	console     bool                      // allocate a pty after pivot, BindConsole
+	prepare     func(bundle string, s *specs.Spec, o *Options) error
 }
 
 var scenarios = map[string]scenario{}
@@ -86,7 +87,13 @@ func runHelper(name, bundle string) error {
 }
 
 func flow(sc scenario, bundle string, s *specs.Spec) error {
-	r, err := New(s, bundle, sc.opts)
+	opts := sc.opts
+	if sc.prepare != nil {
+		if err := sc.prepare(bundle, s, &opts); err != nil {
+			return fmt.Errorf("prepare: %w", err)
+		}
+	}
+	r, err := New(s, bundle, opts)
 	if err != nil {
 		return err
 	}
@@ -606,4 +613,60 @@ func consoleFlow(r *Rootfs) error {
 
 func TestRealBindConsole(t *testing.T) {
 	runScenario(t, "console", realBundle(t, nil))
+}
+
+// The host-side preparation path: PrepareIDMapped makes the detached trees,
+// Mount moves them into place.
+func init() {
+	sc := scenarios["idmap"]
+	sc.prepare = func(bundle string, s *specs.Spec, o *Options) error {
+		files, err := PrepareIDMapped(s, bundle, "")
+		if err != nil {
+			return err
+		}
+		if len(files) != 1 {
+			return fmt.Errorf("%d prepared trees, want 1", len(files))
+		}
+		o.IDMapped = map[int]int{}
+		for i, f := range files {
+			o.IDMapped[i] = int(f.Fd())
+		}
+		return nil
+	}
+	scenarios["idmap-prepared"] = sc
+}
+
+func TestRealIDMappedPrepared(t *testing.T) {
+	bundle := realBundle(t, nil)
+	vol := filepath.Join(bundle, "idvol")
+	os.MkdirAll(vol, 0o755)
+	if err := os.WriteFile(filepath.Join(vol, "owned-by-0"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := spec.Default(false, 0, 0)
+	s.Mounts = append(s.Mounts,
+		specs.Mount{Destination: "/idm", Type: "bind", Source: "idvol", Options: []string{"rbind", "ridmap"},
+			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 10}},
+			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 2000, Size: 10}}},
+		specs.Mount{Destination: "/plain", Type: "bind", Source: vol, Options: []string{"bind"}},
+	)
+	testutil.WriteSpec(t, bundle, s)
+	runScenario(t, "idmap-prepared", bundle)
+	// Bad input leaves nothing open: a source that does not exist.
+	s.Mounts[len(s.Mounts)-2].Source = "/nonexistent-berth-src"
+	before := countFds(t)
+	if _, err := PrepareIDMapped(s, bundle, ""); err == nil || !strings.Contains(err.Error(), "mounts[7]") {
+		t.Fatalf("PrepareIDMapped with a missing source: %v", err)
+	}
+	if after := countFds(t); after != before {
+		t.Errorf("fds leaked: %d -> %d", before, after)
+	}
+}
+
+func countFds(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }

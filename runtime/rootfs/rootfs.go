@@ -32,6 +32,12 @@ type Options struct {
 	// host's: devices are then bind-mounted from the host instead of created
 	// with mknod. Nil: true when linux.namespaces lists a user namespace.
 	UserNS *bool
+	// IDMapped maps a mounts[] index to an fd (in this process) of a detached,
+	// already id-mapped mount tree made by PrepareIDMapped on the host side.
+	// A container in a user namespace needs them: inside it, the kernel
+	// refuses MOUNT_ATTR_IDMAP on the host's file systems. Mounts without an
+	// entry are id-mapped here.
+	IDMapped map[int]int
 	// Sys is the syscall seam; nil means the real kernel.
 	Sys Sys
 	// Log receives debug records; nil discards.
