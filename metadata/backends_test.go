@@ -10,6 +10,7 @@ import (
 	"github.com/berth-containers/berth/mount"
 	"github.com/berth-containers/berth/snapshot"
 	"github.com/berth-containers/berth/snapshot/native"
+	"github.com/berth-containers/berth/snapshot/overlay"
 	"github.com/berth-containers/berth/snapshot/snapshottest"
 )
 
@@ -58,12 +59,13 @@ func (a *nsAdapter) Close() error {
 	return err
 }
 
-// TestSnapshotSuiteOverNative runs the snapshot package's shared suite
-// against the namespaced view over the real native snapshotter.
-func TestSnapshotSuiteOverNative(t *testing.T) {
+// TestSnapshotSuiteOverOverlay runs the snapshot package's shared suite
+// against the namespaced view over the real overlay snapshotter (the one
+// berthd uses; GC over native is tested below).
+func TestSnapshotSuiteOverOverlay(t *testing.T) {
 	testutil.RequireRoot(t)
 	snapshottest.Run(t, func(root string) (snapshot.Snapshotter, error) {
-		backend, err := native.New(root)
+		backend, err := overlay.New(root)
 		if err != nil {
 			return nil, err
 		}
@@ -72,20 +74,26 @@ func TestSnapshotSuiteOverNative(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		db, err := NewDB(filepath.Join(meta, "meta.db"), cs, map[string]snapshot.Snapshotter{"native": backend}, WithLogger(testLogger(t)))
+		db, err := NewDB(filepath.Join(meta, "meta.db"), cs, map[string]snapshot.Snapshotter{"overlayfs": backend}, WithLogger(testLogger(t)))
 		if err != nil {
 			return nil, err
 		}
-		return &nsAdapter{sn: db.Snapshotter("native"), ns: "suite", db: db, backend: backend}, nil
+		return &nsAdapter{sn: db.Snapshotter("overlayfs"), ns: "suite", db: db, backend: backend}, nil
 	})
 }
 
-// TestGCOverNative: rmi + GC over the real native snapshotter leaves no
-// snapshot directory and no blob on disk.
-func TestGCOverNative(t *testing.T) {
+// TestGCOverRealSnapshotters: rmi + GC over the real overlay and native
+// snapshotters leaves no snapshot directory and no blob on disk.
+func TestGCOverRealSnapshotters(t *testing.T) {
 	testutil.RequireRoot(t)
+	for name, open := range map[string]func(string) (snapshot.Snapshotter, error){"overlayfs": overlay.New, "native": native.New} {
+		t.Run(name, func(t *testing.T) { testGCOver(t, name, open) })
+	}
+}
+
+func testGCOver(t *testing.T, name string, open func(string) (snapshot.Snapshotter, error)) {
 	root := t.TempDir()
-	backend, err := native.New(filepath.Join(root, "native"))
+	backend, err := open(filepath.Join(root, "snap"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,19 +102,20 @@ func TestGCOverNative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := NewDB(filepath.Join(root, "meta.db"), cs, map[string]snapshot.Snapshotter{"native": backend}, WithLogger(testLogger(t)))
+	db, err := NewDB(filepath.Join(root, "meta.db"), cs, map[string]snapshot.Snapshotter{name: backend}, WithLogger(testLogger(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	ctx := nsCtx("default")
-	im := buildImage(t, "native", 3)
-	im.pull(t, ctx, db, "native")
-	if n := len(dirEntries(t, filepath.Join(root, "native", "snapshots"))); n != 3 {
+	im := buildImage(t, "real-"+name, 3)
+	im.pull(t, ctx, db, name)
+	snapDir := filepath.Join(root, "snap", "snapshots")
+	if n := len(dirEntries(t, snapDir)); n != 3 {
 		t.Fatalf("%d snapshot dirs after pull, want 3", n)
 	}
 	mustGC(t, db)
-	if n := len(dirEntries(t, filepath.Join(root, "native", "snapshots"))); n != 3 {
+	if n := len(dirEntries(t, snapDir)); n != 3 {
 		t.Fatalf("GC removed image snapshots: %d left", n)
 	}
 	if err := db.Images().Delete(ctx, im.name); err != nil {
@@ -116,7 +125,7 @@ func TestGCOverNative(t *testing.T) {
 	if st.SnapshotsDeleted != 3 || st.ContentDeleted != len(im.blobs) {
 		t.Fatalf("GC stats %+v, want 3 snapshots and %d blobs", st, len(im.blobs))
 	}
-	if d := dirEntries(t, filepath.Join(root, "native", "snapshots")); len(d) != 0 {
+	if d := dirEntries(t, snapDir); len(d) != 0 {
 		t.Fatalf("snapshot dirs left after rmi + GC: %v", d)
 	}
 	if d := dirEntries(t, filepath.Join(root, "content", "blobs", "sha256")); len(d) != 0 {
