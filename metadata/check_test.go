@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -118,4 +119,38 @@ func TestCheckAndRemoveOrphans(t *testing.T) {
 		t.Fatalf("dangling record kept: %v", err)
 	}
 	writeRaw(t, ctx, e.db.ContentStore(), []byte("vanishing"))
+}
+
+// TestStaleIngestByAge: with the default 24h cutoff only an ingest whose
+// data has not changed for a day is stale.
+func TestStaleIngestByAge(t *testing.T) {
+	e := newEnv(t)
+	ctx := nsCtx("default")
+	cs := e.db.ContentStore()
+	for _, ref := range []string{"old", "young"} {
+		w, err := cs.Writer(ctx, ref, ocispec.Descriptor{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte(ref))
+		w.Close()
+	}
+	dir := e.cs.IngestDir("default/old")
+	past := time.Now().Add(-25 * time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, "data"), past, past); err != nil {
+		t.Fatal(err)
+	}
+	o, err := e.db.RemoveOrphans(ctx, CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(o.Ingests) != 1 || o.Ingests[0].Ref != "default/old" {
+		t.Fatalf("stale ingests = %+v, want default/old only", o.Ingests)
+	}
+	if _, err := cs.Status(ctx, "old"); !errdefs.IsNotFound(err) {
+		t.Fatalf("stale ingest kept: %v", err)
+	}
+	if _, err := cs.Status(ctx, "young"); err != nil {
+		t.Fatalf("young ingest removed: %v", err)
+	}
 }

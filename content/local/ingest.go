@@ -36,6 +36,9 @@ func validRef(ref string) error {
 	return nil
 }
 
+// IngestDir is the directory of the ingest ref (which may not exist).
+func (s *Store) IngestDir(ref string) string { return s.ingestDir(ref) }
+
 func (s *Store) ingestDir(ref string) string {
 	sum := sha256.Sum256([]byte(ref))
 	return filepath.Join(s.root, "ingest", hex.EncodeToString(sum[:]))
