@@ -72,6 +72,7 @@ func fetchAll(t *testing.T, f registry.Fetcher, desc ocispec.Descriptor) ([]byte
 }
 
 func TestRoundTripBearer(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{Auth: testregistry.AuthBearer, User: "u", Password: "p"})
 	creds := auth.Static{reg.Host: {Username: "u", Password: "p"}}
 	for _, o := range []testimage.Options{
@@ -98,6 +99,7 @@ func TestRoundTripBearer(t *testing.T) {
 }
 
 func TestResolveWithoutHEADDigestUsesGET(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{NoHEADDigest: true})
 	img := busybox(t, testimage.Options{})
 	reg.Seed("bb", "latest", img.Blobs, img.Root)
@@ -123,6 +125,7 @@ func TestResolveWithoutHEADDigestUsesGET(t *testing.T) {
 }
 
 func TestStatusErrors(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{})
 	img := busybox(t, testimage.Options{})
 	reg.Seed("bb", "latest", img.Blobs, img.Root)
@@ -175,6 +178,7 @@ func TestStatusErrors(t *testing.T) {
 }
 
 func TestRetryAfterBounded(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{})
 	img := busybox(t, testimage.Options{})
 	reg.Seed("bb", "latest", img.Blobs, img.Root)
@@ -190,6 +194,7 @@ func TestRetryAfterBounded(t *testing.T) {
 }
 
 func TestResumeAfterCut(t *testing.T) {
+	t.Parallel()
 	for _, ignoreRange := range []bool{false, true} {
 		reg := testregistry.New(t, testregistry.Options{IgnoreRange: ignoreRange})
 		img := small(t, 3, testimage.Options{Compression: testimage.Uncompressed})
@@ -238,6 +243,7 @@ func TestResumeAfterCut(t *testing.T) {
 }
 
 func TestHangingRegistryTimesOut(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{})
 	img := small(t, 4, testimage.Options{Compression: testimage.Uncompressed})
 	reg.Seed("g", "latest", img.Blobs, img.Root)
@@ -274,6 +280,7 @@ func TestHangingRegistryTimesOut(t *testing.T) {
 }
 
 func TestRedirectDoesNotLeakAuthorization(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{Auth: testregistry.AuthBearer, User: "u", Password: "p", RedirectBlobs: true})
 	img := busybox(t, testimage.Options{})
 	reg.Seed("bb", "latest", img.Blobs, img.Root)
@@ -291,6 +298,7 @@ func TestRedirectDoesNotLeakAuthorization(t *testing.T) {
 }
 
 func TestDigestMismatch(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{})
 	img := busybox(t, testimage.Options{})
 	reg.Seed("bb", "latest", img.Blobs, img.Root)
@@ -324,6 +332,7 @@ func TestDigestMismatch(t *testing.T) {
 }
 
 func TestSchema1AndMalformedManifests(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{})
 	r := registry.NewResolver(fast(registry.Options{}))
 	s1 := []byte(`{"schemaVersion":1,"name":"x","tag":"v1","fsLayers":[]}`)
@@ -356,6 +365,7 @@ func TestSchema1AndMalformedManifests(t *testing.T) {
 }
 
 func TestAnonymousAndIdentityToken(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{Auth: testregistry.AuthBearer, User: "u", Password: "p", AnonymousPull: true})
 	img := busybox(t, testimage.Options{})
 	reg.Seed("pub", "latest", img.Blobs, img.Root)
@@ -381,6 +391,7 @@ func TestAnonymousAndIdentityToken(t *testing.T) {
 }
 
 func TestBasicAuth(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{Auth: testregistry.AuthBasic, User: "u", Password: "p"})
 	img := busybox(t, testimage.Options{})
 	r := registry.NewResolver(fast(registry.Options{Credentials: auth.Static{reg.Host: {Username: "u", Password: "p"}}}))
@@ -395,6 +406,7 @@ func TestBasicAuth(t *testing.T) {
 }
 
 func TestCrossRepositoryMount(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{Auth: testregistry.AuthBearer, User: "u", Password: "p"})
 	img := busybox(t, testimage.Options{})
 	r := registry.NewResolver(fast(registry.Options{Credentials: auth.Static{reg.Host: {Username: "u", Password: "p"}}}))
@@ -426,6 +438,7 @@ func TestCrossRepositoryMount(t *testing.T) {
 }
 
 func TestMirrorsThenUpstream(t *testing.T) {
+	t.Parallel()
 	up := testregistry.New(t, testregistry.Options{})
 	mirror := testregistry.New(t, testregistry.Options{})
 	img := busybox(t, testimage.Options{})
@@ -458,6 +471,7 @@ func TestMirrorsThenUpstream(t *testing.T) {
 }
 
 func TestConcurrentFetches(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{Auth: testregistry.AuthBearer, User: "u", Password: "p"})
 	img, err := testimage.Generated(9, 8, 2<<20, testimage.Options{})
 	if err != nil {
@@ -495,6 +509,7 @@ func TestConcurrentFetches(t *testing.T) {
 }
 
 func TestCanceledContext(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{})
 	reg.AddFault(&testregistry.Fault{Hang: true})
 	r := registry.NewResolver(fast(registry.Options{IdleTimeout: time.Minute}))
@@ -506,6 +521,7 @@ func TestCanceledContext(t *testing.T) {
 }
 
 func TestTokensExpireAndRenew(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{Auth: testregistry.AuthBearer, User: "u", Password: "p", TokenTTL: 2 * time.Second})
 	img := busybox(t, testimage.Options{})
 	reg.Seed("bb", "latest", img.Blobs, img.Root)
@@ -534,6 +550,7 @@ func TestTokensExpireAndRenew(t *testing.T) {
 }
 
 func TestEndpointsForResolve(t *testing.T) {
+	t.Parallel()
 	eps, err := registry.Endpoints("busybox", hosts.Config{Mirrors: map[string][]string{"docker.io": {"https://mirror.example"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -547,6 +564,7 @@ func TestEndpointsForResolve(t *testing.T) {
 }
 
 func TestPushRetriesFailedUploads(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{})
 	img := busybox(t, testimage.Options{})
 	// The first PUT of each upload fails, a PATCH is cut: each blob upload is started again.

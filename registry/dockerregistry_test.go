@@ -60,6 +60,7 @@ func pullBack(t *testing.T, r registry.Resolver, ref string, img *testimage.Imag
 }
 
 func TestDockerRegistryPlain(t *testing.T) {
+	t.Parallel()
 	testutil.Integration(t)
 	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
 	img, err := testimage.Busybox(testimage.Options{})
@@ -95,6 +96,7 @@ func TestDockerRegistryPlain(t *testing.T) {
 }
 
 func TestDockerRegistryTLSAndBasicAuth(t *testing.T) {
+	t.Parallel()
 	testutil.Integration(t)
 	reg := testutil.StartRegistry(t, testutil.RegistryOptions{TLS: true, Htpasswd: "berth:s3cret"})
 	img, err := testimage.Busybox(testimage.Options{Compression: testimage.Zstd})
@@ -164,6 +166,7 @@ func TestDockerRegistryTLSAndBasicAuth(t *testing.T) {
 // the repository path without the upstream host; the upstream (unreachable
 // here) is never asked. TLS to the mirror is trusted through hosts.toml's ca.
 func TestDockerRegistryAsMirror(t *testing.T) {
+	t.Parallel()
 	testutil.Integration(t)
 	reg := testutil.StartRegistry(t, testutil.RegistryOptions{TLS: true})
 	img, err := testimage.Busybox(testimage.Options{Docker: true})

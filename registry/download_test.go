@@ -14,6 +14,7 @@ import (
 )
 
 func TestDownloadResumesIngest(t *testing.T) {
+	t.Parallel()
 	reg := testregistry.New(t, testregistry.Options{})
 	img := small(t, 5, testimage.Options{Compression: testimage.Uncompressed})
 	reg.Seed("g", "latest", img.Blobs, img.Root)

@@ -28,6 +28,7 @@ import (
 // A registry that requires a client certificate: trusted through
 // hosts.toml's ca, authenticated through its client pair.
 func TestClientCertificateFromHostsTOML(t *testing.T) {
+	t.Parallel()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
