@@ -178,7 +178,8 @@ func (r *Registry) start(t testing.TB, bin, dir string, opts RegistryOptions) er
 		resp, err := client.Get(r.URL + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
+			ours := resp.Header.Get("Docker-Distribution-Api-Version") == "registry/2.0"
+			if ours && (resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized) {
 				t.Cleanup(stop)
 				return nil
 			}
