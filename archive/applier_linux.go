@@ -21,6 +21,8 @@ const (
 	overlayXattrPref = "trusted.overlay."
 	opaqueXattr      = "trusted.overlay.opaque"
 	maxCachedDirs    = 128
+	// Files at least this large start their writeback early (WithEarlyWriteback).
+	writebackMin = 128 << 10
 )
 
 type deferredTime struct {
@@ -36,6 +38,7 @@ type applier struct {
 	root     int
 	rootPath string
 	dirs     map[string]int
+	retired  []int
 	times    []deferredTime
 	created  map[string]struct{} // WhiteoutDelete only: paths this layer wrote
 	entries  int64
@@ -57,15 +60,25 @@ func newApplier(root string, o applyOptions) (*applier, error) {
 
 func (a *applier) close() {
 	a.dropDirs()
+	a.closeRetired()
 	unix.Close(a.root)
 	copyBufPool.Put(a.buf)
 }
 
+// dropDirs empties the parent directory cache. The fds are closed only
+// when the current entry is done (closeRetired): the entry may be using one.
 func (a *applier) dropDirs() {
 	for k, fd := range a.dirs {
-		unix.Close(fd)
+		a.retired = append(a.retired, fd)
 		delete(a.dirs, k)
 	}
+}
+
+func (a *applier) closeRetired() {
+	for _, fd := range a.retired {
+		unix.Close(fd)
+	}
+	a.retired = a.retired[:0]
 }
 
 func (a *applier) markCreated(name string) {
@@ -398,6 +411,10 @@ func (a *applier) regular(pfd int, base string, hdr *tar.Header, tr *tar.Reader)
 		return fmt.Errorf("create: %w", err)
 	}
 	err := a.writeData(fd, hdr, tr)
+	if err == nil && a.opts.writeback && hdr.Size >= writebackMin {
+		// Best effort: a failure here only means the final sync waits longer.
+		_ = unix.SyncFileRange(fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+	}
 	if err == nil {
 		err = a.setMeta(fd, hdr)
 	}

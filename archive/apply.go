@@ -129,7 +129,9 @@ func (a *applier) run(ctx context.Context, tr *tar.Reader) error {
 				return err
 			}
 		}
-		if err := a.entry(hdr, tr); err != nil {
+		err = a.entry(hdr, tr)
+		a.closeRetired()
+		if err != nil {
 			return fmt.Errorf("layer entry %q: %w", hdr.Name, err)
 		}
 	}

@@ -31,6 +31,7 @@ type applyOptions struct {
 	noSync       bool
 	writeXattrs  bool
 	skipDevNodes bool
+	writeback    bool
 }
 
 func defaultOptions() applyOptions {
@@ -58,3 +59,9 @@ func WithoutOwnership() ApplyOpt { return func(o *applyOptions) { o.noSameOwner 
 // WithoutSync skips the final syncfs of the root's filesystem (the caller
 // syncs once for several layers).
 func WithoutSync() ApplyOpt { return func(o *applyOptions) { o.noSync = true } }
+
+// WithEarlyWriteback starts writing each larger file's data to disk as soon
+// as it is extracted (sync_file_range, without waiting), so that a later
+// filesystem sync has little left to wait for. Use it when the layer will be
+// synced before it is committed.
+func WithEarlyWriteback() ApplyOpt { return func(o *applyOptions) { o.writeback = true } }

@@ -61,6 +61,10 @@ type Unpacker struct {
 	Labels map[string]string
 	// ApplyOpts are passed to archive.Apply for every layer (limits).
 	ApplyOpts []archive.ApplyOpt
+	// NoSync skips the filesystem sync before layers are committed. Faster,
+	// but after a power loss a committed layer may miss data that was still
+	// in the page cache.
+	NoSync bool
 	// Log receives progress at debug level (default slog.Default()).
 	Log *slog.Logger
 
@@ -380,6 +384,9 @@ func (s *Session) extract(ctx context.Context, i int, dir string, r io.Reader) e
 	defer dr.Close()
 	dg := l.diffID.Algorithm().Digester()
 	opts := append([]archive.ApplyOpt{archive.WithoutSync()}, s.u.ApplyOpts...)
+	if !s.u.NoSync {
+		opts = append(opts, archive.WithEarlyWriteback())
+	}
 	if s.layout == LayoutCopy || i == 0 {
 		// Nothing lies below the first layer: its whiteouts hide nothing
 		// and must not appear as overlay whiteout files in it.
@@ -468,6 +475,9 @@ func (s *Session) failBatch(batch []int, err error) error {
 }
 
 func (s *Session) syncFS(ctx context.Context, i int) error {
+	if s.u.NoSync {
+		return nil
+	}
 	ms, err := s.u.Snapshotter.Mounts(ctx, s.layers[i].key)
 	if err != nil {
 		return fmt.Errorf("layer %d: %w", i, err)
