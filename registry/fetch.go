@@ -121,11 +121,9 @@ func (f *fetcher) get(ctx context.Context, ep hosts.Endpoint, desc ocispec.Descr
 	if offset > 0 {
 		q.header.Set("Range", "bytes="+strconv.FormatInt(offset, 10)+"-")
 	}
-	if desc.Size == 0 || offset == desc.Size {
-		// Nothing to read (a Range past the end would be refused).
-		if offset == desc.Size && offset > 0 {
-			return io.NopCloser(strings.NewReader("")), nil
-		}
+	if offset > 0 && offset == desc.Size {
+		// Nothing left to read (a Range past the end would be refused).
+		return io.NopCloser(strings.NewReader("")), nil
 	}
 	resp, err := f.r.do(ctx, q)
 	if err != nil {
