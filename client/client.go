@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"time"
@@ -50,6 +51,13 @@ func New(address, ns string) (*Client, error) {
 		grpc.WithChainUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 			return errgrpc.ToNative(invoker(ctx, method, req, reply, cc, opts...))
 		}),
+		grpc.WithChainStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			s, err := streamer(ctx, desc, cc, method, opts...)
+			if err != nil {
+				return nil, errgrpc.ToNative(err)
+			}
+			return &nativeStream{ClientStream: s}, nil
+		}),
 	)
 	if err != nil {
 		return nil, err
@@ -76,4 +84,23 @@ func (c *Client) Version(ctx context.Context) (*berthv1.VersionResponse, error) 
 	ctx, cancel := context.WithTimeout(c.Context(ctx), 10*time.Second)
 	defer cancel()
 	return berthv1.NewVersionClient(c.conn).Version(ctx, &berthv1.VersionRequest{})
+}
+
+// nativeStream turns the gRPC errors of a stream back into error kinds.
+type nativeStream struct{ grpc.ClientStream }
+
+func (s *nativeStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err == io.EOF {
+		return err
+	}
+	return errgrpc.ToNative(err)
+}
+
+func (s *nativeStream) SendMsg(m any) error {
+	err := s.ClientStream.SendMsg(m)
+	if err == io.EOF {
+		return err
+	}
+	return errgrpc.ToNative(err)
 }

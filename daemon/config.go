@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 )
@@ -21,17 +23,55 @@ type Config struct {
 	LogLevel string `toml:"log_level"`
 	// LogFormat is text or json.
 	LogFormat string `toml:"log_format"`
+	// Snapshotter is auto, overlayfs or native. auto uses overlayfs when it
+	// can be mounted on root's filesystem, native otherwise.
+	Snapshotter string `toml:"snapshotter"`
+	// MaxConcurrentDownloads bounds the layers one pull fetches at once.
+	MaxConcurrentDownloads int `toml:"max_concurrent_downloads"`
+	// Registry configures how registries are reached.
+	Registry RegistryConfig `toml:"registry"`
+}
+
+// RegistryConfig is the [registry] table.
+type RegistryConfig struct {
+	// ConfigPath is a certs.d directory: <dir>/<host[:port]>/hosts.toml
+	// (containerd semantics), ca.crt, client *.cert/*.key.
+	ConfigPath string `toml:"config_path"`
+	// AuthFile is the docker-style config.json holding credentials that
+	// `berth login` writes; "" means <root>/auth/config.json.
+	AuthFile string `toml:"auth_file"`
+	// Mirrors maps a registry host to mirror URLs tried before it (pull and
+	// resolve only), e.g. "docker.io" = ["https://mirror.example.com"].
+	Mirrors map[string][]string `toml:"mirrors"`
+	// PlainHTTP lists hosts ("host:port" or "host") reached over plain HTTP.
+	// Loopback hosts are plain HTTP already unless their certs.d configures TLS.
+	PlainHTTP []string `toml:"plain_http"`
+	// SkipVerify lists hosts whose TLS certificates are not verified.
+	SkipVerify []string `toml:"skip_verify"`
 }
 
 // DefaultConfig returns the built-in defaults.
 func DefaultConfig() Config {
 	return Config{
-		Root:      "/var/lib/berth",
-		State:     "/run/berth",
-		Address:   "/run/berth/berthd.sock",
-		LogLevel:  "info",
-		LogFormat: "text",
+		Root:                   "/var/lib/berth",
+		State:                  "/run/berth",
+		Address:                "/run/berth/berthd.sock",
+		LogLevel:               "info",
+		LogFormat:              "text",
+		Snapshotter:            "auto",
+		MaxConcurrentDownloads: 6,
+		Registry: RegistryConfig{
+			ConfigPath: "/etc/berth/certs.d",
+		},
 	}
+}
+
+// AuthFile is where credentials are kept.
+func (c Config) AuthFile() string {
+	if c.Registry.AuthFile != "" {
+		return c.Registry.AuthFile
+	}
+	return filepath.Join(c.Root, "auth", "config.json")
 }
 
 // LoadConfig reads path over the defaults. A missing file at the default path
@@ -52,7 +92,10 @@ func LoadConfig(path string, mustExist bool) (Config, error) {
 	if und := md.Undecoded(); len(und) > 0 {
 		return c, fmt.Errorf("config %s: unknown key %q", path, und[0].String())
 	}
-	return c, c.Validate()
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
 }
 
 // Validate checks values that TOML types cannot.
@@ -67,9 +110,42 @@ func (c Config) Validate() error {
 	default:
 		return fmt.Errorf("config: log_format %q: want text or json", c.LogFormat)
 	}
-	for k, v := range map[string]string{"root": c.Root, "state": c.State, "address": c.Address} {
-		if v == "" || v[0] != '/' {
-			return fmt.Errorf("config: %s %q: must be an absolute path", k, v)
+	for _, kv := range [][2]string{{"root", c.Root}, {"state", c.State}, {"address", c.Address}} {
+		if v := kv[1]; v == "" || v[0] != '/' {
+			return fmt.Errorf("config: %s %q: must be an absolute path", kv[0], v)
+		}
+	}
+	switch c.Snapshotter {
+	case "auto", "overlayfs", "native":
+	default:
+		return fmt.Errorf("config: snapshotter %q: want auto, overlayfs or native", c.Snapshotter)
+	}
+	if c.MaxConcurrentDownloads < 1 || c.MaxConcurrentDownloads > 64 {
+		return fmt.Errorf("config: max_concurrent_downloads %d: want 1..64", c.MaxConcurrentDownloads)
+	}
+	for _, kv := range [][2]string{{"registry.config_path", c.Registry.ConfigPath}, {"registry.auth_file", c.Registry.AuthFile}} {
+		if v := kv[1]; v != "" && v[0] != '/' {
+			return fmt.Errorf("config: %s %q: must be an absolute path", kv[0], v)
+		}
+	}
+	for host, urls := range c.Registry.Mirrors {
+		if host == "" || strings.ContainsAny(host, "/ ") {
+			return fmt.Errorf("config: registry.mirrors key %q: want a registry host such as \"docker.io\"", host)
+		}
+		for i, u := range urls {
+			if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+				return fmt.Errorf("config: registry.mirrors.%q[%d] %q: want an http:// or https:// URL", host, i, u)
+			}
+		}
+	}
+	for i, h := range c.Registry.PlainHTTP {
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			return fmt.Errorf("config: registry.plain_http[%d] %q: want host or host:port", i, h)
+		}
+	}
+	for i, h := range c.Registry.SkipVerify {
+		if h == "" || strings.ContainsAny(h, "/ ") {
+			return fmt.Errorf("config: registry.skip_verify[%d] %q: want host or host:port", i, h)
 		}
 	}
 	return nil
@@ -84,6 +160,14 @@ func DefaultConfigTOML() string {
 	fmt.Fprintf(&b, "# Runtime state (sockets, shim state); cleared by a reboot.\nstate = %q\n\n", d.State)
 	fmt.Fprintf(&b, "# Unix socket the berth API is served on.\naddress = %q\n\n", d.Address)
 	fmt.Fprintf(&b, "# debug, info, warn or error.\nlog_level = %q\n\n", d.LogLevel)
-	fmt.Fprintf(&b, "# text or json.\nlog_format = %q\n", d.LogFormat)
+	fmt.Fprintf(&b, "# text or json.\nlog_format = %q\n\n", d.LogFormat)
+	fmt.Fprintf(&b, "# auto, overlayfs or native. auto uses overlayfs when it can be mounted on\n# root's filesystem and the copying native snapshotter otherwise.\nsnapshotter = %q\n\n", d.Snapshotter)
+	fmt.Fprintf(&b, "# Layers one pull downloads (and unpacks) at once, 1..64.\nmax_concurrent_downloads = %d\n\n", d.MaxConcurrentDownloads)
+	fmt.Fprintf(&b, "[registry]\n")
+	fmt.Fprintf(&b, "# certs.d directory: <dir>/<host[:port]>/hosts.toml (containerd semantics: a\n# mirror serves the repository path without the upstream host), ca.crt and\n# client *.cert/*.key pairs.\nconfig_path = %q\n\n", d.Registry.ConfigPath)
+	fmt.Fprintf(&b, "# Docker-style config.json with the credentials `berth login` stores;\n# empty means <root>/auth/config.json.\nauth_file = %q\n\n", d.Registry.AuthFile)
+	fmt.Fprintf(&b, "# Hosts reached over plain HTTP (\"host:port\" or \"host\"). Loopback registries\n# (localhost, 127.0.0.0/8, ::1) are plain HTTP already unless certs.d sets TLS.\nplain_http = []\n\n")
+	fmt.Fprintf(&b, "# Hosts whose TLS certificates are not verified.\nskip_verify = []\n\n")
+	fmt.Fprintf(&b, "# Mirrors tried, in order, before a registry host (pull and resolve only).\n[registry.mirrors]\n# \"docker.io\" = [\"https://mirror.example.com\"]\n")
 	return b.String()
 }

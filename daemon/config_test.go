@@ -3,6 +3,7 @@ package daemon
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -16,7 +17,9 @@ func TestDefaultConfigRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c != DefaultConfig() {
+	d := DefaultConfig()
+	d.Registry.PlainHTTP, d.Registry.SkipVerify, d.Registry.Mirrors = []string{}, []string{}, map[string][]string{}
+	if !reflect.DeepEqual(c, d) {
 		t.Fatalf("default config does not round-trip: %+v", c)
 	}
 }
@@ -27,6 +30,12 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{`log_level = "loud"`, `log_level "loud"`},
 		{`root = "relative"`, `root "relative"`},
 		{`root = 5`, `root`},
+		{`snapshotter = "zfs"`, `snapshotter "zfs"`},
+		{`max_concurrent_downloads = 0`, `max_concurrent_downloads 0`},
+		{"[registry]\nconfig_path = \"rel\"", `registry.config_path "rel"`},
+		{"[registry.mirrors]\n\"docker.io\" = [\"ftp://x\"]", `registry.mirrors."docker.io"[0]`},
+		{"[registry]\nplain_http = [\"a/b\"]", `registry.plain_http[0]`},
+		{"[registry]\nbogus = 1", `unknown key "registry.bogus"`},
 	} {
 		p := filepath.Join(t.TempDir(), "config.toml")
 		os.WriteFile(p, []byte(tc.body), 0o644)

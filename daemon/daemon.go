@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
@@ -102,7 +103,17 @@ func (d *Daemon) Serve(ctx context.Context) error {
 	case <-ctx.Done():
 		d.log.Info("berthd shutting down")
 		d.health.Shutdown()
-		d.srv.GracefulStop()
+		// In-flight calls get a few seconds to finish; then they are
+		// cancelled (a pull's lease keeps what it wrote until the next start).
+		stopped := make(chan struct{})
+		go func() { d.srv.GracefulStop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(5 * time.Second):
+			d.log.Warn("cancelling calls still running at shutdown")
+			d.srv.Stop()
+			<-stopped
+		}
 		<-errc
 		return nil
 	case err := <-errc:

@@ -108,4 +108,3 @@ func newFlags(name string) *flag.FlagSet {
 	fs.SetOutput(os.Stderr)
 	return fs
 }
-
