@@ -47,7 +47,9 @@ func (a *nsAdapter) View(ctx context.Context, key, parent string, opts ...snapsh
 func (a *nsAdapter) Commit(ctx context.Context, name, key string, opts ...snapshot.Opt) error {
 	return a.sn.Commit(a.ctx(ctx), name, key, opts...)
 }
-func (a *nsAdapter) Remove(ctx context.Context, key string) error { return a.sn.Remove(a.ctx(ctx), key) }
+func (a *nsAdapter) Remove(ctx context.Context, key string) error {
+	return a.sn.Remove(a.ctx(ctx), key)
+}
 func (a *nsAdapter) Walk(ctx context.Context, fn func(context.Context, snapshot.Info) error, fs ...string) error {
 	return a.sn.Walk(a.ctx(ctx), fn, fs...)
 }
