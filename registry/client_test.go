@@ -586,3 +586,19 @@ func TestPushRetriesFailedUploads(t *testing.T) {
 		t.Fatalf("push to a failing registry: %v", err)
 	}
 }
+
+func TestListTagsPaginated(t *testing.T) {
+	t.Parallel()
+	reg := testregistry.New(t, testregistry.Options{Auth: testregistry.AuthBearer, User: "u", Password: "p", TagPageSize: 2})
+	for _, tag := range []string{"a", "b", "c", "d", "e"} {
+		reg.PutManifest("lib/x", tag, ocispec.MediaTypeImageManifest, []byte(`{"t":"`+tag+`"}`))
+	}
+	r := registry.NewResolver(fast(registry.Options{Credentials: auth.Static{reg.Host: {Username: "u", Password: "p"}}}))
+	tags, err := registry.ListTags(ctxT(t), r, reg.Host+"/lib/x:ignored")
+	if err != nil || strings.Join(tags, ",") != "a,b,c,d,e" {
+		t.Fatalf("%v %v", tags, err)
+	}
+	if _, err := registry.ListTags(ctxT(t), r, reg.Host+"/lib/none"); !errdefs.IsNotFound(err) {
+		t.Fatalf("unknown repository: %v", err)
+	}
+}

@@ -78,6 +78,9 @@ func TestDockerRegistryPlain(t *testing.T) {
 		t.Fatalf("second push: %v", err)
 	}
 	pullBack(t, r, ref, img)
+	if tags, err := registry.ListTags(ctx, r, ref); err != nil || len(tags) != 1 || tags[0] != "latest" {
+		t.Fatalf("tags: %v %v", tags, err)
+	}
 
 	// A multi-platform Docker image in another repository, chunked uploads.
 	idx, err := testimage.Generated(7, 3, 3<<20, testimage.Options{Docker: true, Platforms: []testimage.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}})

@@ -46,6 +46,9 @@ type Options struct {
 	IgnoreRange bool
 	// NoHEADDigest omits Docker-Content-Digest from manifest HEAD answers.
 	NoHEADDigest bool
+	// TagPageSize paginates tag lists (with a Link header) even when the
+	// client asks for no page size.
+	TagPageSize int
 }
 
 // Request is one request as the registry saw it.
@@ -329,7 +332,7 @@ func (r *Registry) route(w http.ResponseWriter, req *http.Request) {
 		if !r.authorize(w, req, m[1], "pull") {
 			return
 		}
-		r.serveTags(w, m[1])
+		r.serveTags(w, req, m[1])
 		return
 	}
 	if m := reManifest.FindStringSubmatch(p); m != nil {
@@ -366,7 +369,7 @@ func (r *Registry) route(w http.ResponseWriter, req *http.Request) {
 	errorBody(w, http.StatusNotFound, "NOT_FOUND", "no route for "+p)
 }
 
-func (r *Registry) serveTags(w http.ResponseWriter, name string) {
+func (r *Registry) serveTags(w http.ResponseWriter, req *http.Request, name string) {
 	r.mu.Lock()
 	rp, ok := r.repos[name]
 	var tags []string
@@ -381,6 +384,21 @@ func (r *Registry) serveTags(w http.ResponseWriter, name string) {
 		return
 	}
 	sort.Strings(tags)
+	// Pagination as the distribution spec has it: n per page, after last.
+	if last := req.URL.Query().Get("last"); last != "" {
+		i := sort.SearchStrings(tags, last)
+		if i < len(tags) && tags[i] == last {
+			i++
+		}
+		tags = tags[i:]
+	}
+	if n, err := strconv.Atoi(req.URL.Query().Get("n")); err == nil && n > 0 && n < len(tags) {
+		tags = tags[:n]
+		w.Header().Set("Link", fmt.Sprintf(`</v2/%s/tags/list?n=%d&last=%s>; rel="next"`, name, n, tags[n-1]))
+	} else if r.opts.TagPageSize > 0 && r.opts.TagPageSize < len(tags) {
+		tags = tags[:r.opts.TagPageSize]
+		w.Header().Set("Link", fmt.Sprintf(`</v2/%s/tags/list?n=%d&last=%s>; rel="next"`, name, r.opts.TagPageSize, tags[len(tags)-1]))
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(map[string]any{"name": name, "tags": tags})
 }
