@@ -1,0 +1,147 @@
+package images
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/berth-containers/berth/internal/testutil"
+	"github.com/berth-containers/berth/registry"
+)
+
+type imageJSON struct {
+	Repository string `json:"repository"`
+	Tag        string `json:"tag"`
+	Name       string `json:"name"`
+	Digest     string `json:"digest"`
+	ID         string `json:"id"`
+	Size       int64  `json:"size"`
+	Unpacked   bool   `json:"unpacked"`
+}
+
+func listImages(t *testing.T, d *daemon) map[string]imageJSON {
+	t.Helper()
+	var rows []imageJSON
+	if err := json.Unmarshal([]byte(d.berth("images", "--format", "json")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]imageJSON{}
+	for _, r := range rows {
+		out[r.Name] = r
+	}
+	return out
+}
+
+// TestImageLifecycle is the issue's acceptance path against Debian's
+// docker-registry: pull with progress, images, inspect, tag, push, save,
+// rmi, load (same digest), rmi + gc leaving nothing on disk.
+func TestImageLifecycle(t *testing.T) {
+	d := startDaemon(t, "")
+	reg := testutil.StartRegistry(t, testutil.RegistryOptions{})
+	img := busybox(t)
+	ref := reg.Host + "/busybox:latest"
+	pushImage(t, img, ref, "", nil)
+
+	out := d.berth("pull", ref)
+	mustContain(t, "pull output", out, "Digest: "+img.Root.Digest.String(), ref, "layer", "done")
+	if q := d.berth("pull", "-q", ref); strings.TrimSpace(q) != ref {
+		t.Fatalf("pull -q printed %q, want %q", q, ref)
+	}
+
+	imgs := listImages(t, d)
+	got, ok := imgs[ref]
+	if !ok || got.Digest != img.Root.Digest.String() || !got.Unpacked || got.Tag != "latest" || got.Repository != reg.Host+"/busybox" {
+		t.Fatalf("images: %+v, want %s at %s, unpacked", imgs, ref, img.Root.Digest)
+	}
+	table := d.berth("images")
+	mustContain(t, "images table", table, "REPOSITORY", "TAG", "IMAGE ID", reg.Host+"/busybox", "latest", img.Root.Digest.Encoded()[:12])
+	if q := d.berth("images", "-q"); strings.TrimSpace(q) != img.Config.Digest.Encoded()[:12] {
+		t.Fatalf("images -q: %q, want the config digest's 12 digits", q)
+	}
+
+	var insp []map[string]any
+	if err := json.Unmarshal([]byte(d.berth("image", "inspect", ref)), &insp); err != nil || len(insp) != 1 {
+		t.Fatalf("inspect: %v %v", insp, err)
+	}
+	if insp[0]["Id"] != img.Config.Digest.String() {
+		t.Fatalf("inspect Id %v, want %s", insp[0]["Id"], img.Config.Digest)
+	}
+	// By id prefix too.
+	d.berth("image", "inspect", img.Config.Digest.Encoded()[:12])
+
+	// tag + push to another repository; the registry then serves the same digest.
+	copyRef := reg.Host + "/copy:v1"
+	d.berth("tag", ref, copyRef)
+	d.berth("push", copyRef)
+	_, desc, err := registry.NewResolver(registry.Options{}).Resolve(context.Background(), copyRef)
+	if err != nil || desc.Digest != img.Root.Digest {
+		t.Fatalf("pushed %s resolves to %s (%v), want %s", copyRef, desc.Digest, err, img.Root.Digest)
+	}
+
+	// save → rmi → load keeps the digest.
+	archive := filepath.Join(t.TempDir(), "busybox.tar")
+	d.berth("save", "-o", archive, ref)
+	if st, err := os.Stat(archive); err != nil || st.Size() < img.Layers[0].Desc.Size {
+		t.Fatalf("save wrote %v (%v)", st, err)
+	}
+	d.berth("rmi", ref, copyRef)
+	if imgs := listImages(t, d); len(imgs) != 0 {
+		t.Fatalf("images after rmi: %+v", imgs)
+	}
+	if left := d.leftovers(); len(left) != 0 {
+		t.Fatalf("rmi left files: %v", left)
+	}
+	out = d.berth("load", "-i", archive)
+	mustContain(t, "load output", out, "Loaded image: "+ref)
+	imgs = listImages(t, d)
+	if got := imgs[ref]; got.Digest != img.Root.Digest.String() || !got.Unpacked {
+		t.Fatalf("after load: %+v, want %s unpacked", imgs, img.Root.Digest)
+	}
+
+	mustContain(t, "registry resolve", d.berth("registry", "resolve", ref), "http://"+reg.Host+"/v2", "pull,resolve,push")
+	mustContain(t, "system df", d.berth("system", "df"), "Images", "Snapshots")
+
+	// rmi (which collects) leaves no blob or snapshot, and no orphans.
+	d.berth("rmi", ref)
+	if left := d.leftovers(); len(left) != 0 {
+		t.Fatalf("rmi + gc left files: %v", left)
+	}
+	mustContain(t, "system check", d.berth("system", "check", "--all-ingests"), "no orphans")
+	mustContain(t, "gc", d.berth("gc"), "removed 0 blobs")
+}
+
+// TestLoadDockerArchive loads a classic `docker save` tar (uncompressed
+// layers, <hex>.json config) and runs it through save again.
+func TestLoadDockerArchive(t *testing.T) {
+	d := startDaemon(t, "")
+	img := busybox(t)
+	f := filepath.Join(t.TempDir(), "docker.tar")
+	fh, err := os.Create(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := img.WriteDockerArchive(fh, "example.com/team/busybox:1.0"); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+	mustContain(t, "load", d.berth("load", "-i", f), "Loaded image: example.com/team/busybox:1.0")
+	imgs := listImages(t, d)
+	got, ok := imgs["example.com/team/busybox:1.0"]
+	if !ok || !got.Unpacked || got.ID != img.Config.Digest.String() {
+		t.Fatalf("images after load: %+v (config %s)", imgs, img.Config.Digest)
+	}
+	// Not an archive at all: a clear error, nothing recorded.
+	bad := filepath.Join(t.TempDir(), "bad.tar")
+	os.WriteFile(bad, []byte("this is not a tar"), 0o644)
+	_, stderr, err := d.berthErr("load", "-i", bad)
+	if err == nil || !strings.Contains(stderr, "archive") {
+		t.Fatalf("loading garbage: err %v, stderr %q", err, stderr)
+	}
+	d.berth("rmi", "example.com/team/busybox:1.0")
+	if left := d.leftovers(); len(left) != 0 {
+		t.Fatalf("rmi left files: %v", left)
+	}
+}
