@@ -349,9 +349,7 @@ func Login(ctx context.Context, client *http.Client, apiURL, host string, c Cred
 		resp.Body.Close()
 		switch {
 		case resp.StatusCode == http.StatusOK:
-			if c.Empty() || sent != "" || attempt > 0 {
-				return nil
-			}
+			// Accepted (or the registry asks for no authentication).
 			return nil
 		case resp.StatusCode == http.StatusUnauthorized:
 			if err := a.Challenged(ctx, u.Host, host, resp, sent); err != nil {
