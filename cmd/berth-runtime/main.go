@@ -91,6 +91,9 @@ func main() {
 		initproc.Main()
 		return
 	}
+	// A short-lived, mostly sequential program: one P keeps idle threads from
+	// spinning on a busy machine and skips the cgroup-based GOMAXPROCS probe.
+	goruntime.GOMAXPROCS(1)
 	os.Exit(realMain(os.Args[1:]))
 }
 

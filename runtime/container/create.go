@@ -53,6 +53,9 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	if err := spec.ValidateID(o.ID); err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
+	log := r.log()
+	phase := func(name string) { log.Debug("create", "id", o.ID, "phase", name, "elapsed", time.Since(t0)) }
 	bundle, err := filepath.Abs(o.Bundle)
 	if err != nil {
 		return nil, fmt.Errorf("--bundle %s: %w", o.Bundle, err)
@@ -72,6 +75,7 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	if !s.Process.Terminal && o.ConsoleSocket != "" {
 		return nil, fmt.Errorf("--console-socket given but process.terminal is false: %w", errdefs.ErrInvalidArgument)
 	}
+	phase("spec loaded")
 	boot, err := bootstrapFor(s)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", err, errdefs.ErrInvalidArgument)
@@ -98,6 +102,7 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 		rootfsPath = filepath.Join(bundle, rootfsPath)
 	}
 
+	phase("cgroup checked")
 	h, err := state.Create(r.root(), o.ID)
 	if err != nil {
 		return nil, err
@@ -153,15 +158,19 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 		uidMap:      uidMap,
 		gidMap:      gidMap,
 		rootless:    r.Rootless,
+		// Create's init stops at "mounted" until the parent answers.
+		overlapCgroup: true,
 		cfg: initproc.Config{
 			Kind: initproc.KindCreate, ID: o.ID, Bundle: bundle, Spec: s, Process: s.Process,
 			NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Rootless: r.Rootless,
 		},
 	}
+	phase("state dir ready")
 	proc, err = spawn(req)
 	if err != nil {
 		return nil, fmt.Errorf("create container %q: %w", o.ID, err)
 	}
+	phase("init spawned")
 	ps, err := state.Stat(proc.pid)
 	if err != nil {
 		return nil, fmt.Errorf("create container %q: init exited early: %w", o.ID, err)
@@ -193,6 +202,7 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 		}
 		switch m.Type {
 		case initproc.MsgMounted:
+			phase("rootfs mounted")
 			if err := hooks.RunAll(s.Hooks, hooks.Prestart, ociState); err != nil {
 				return nil, err
 			}
@@ -203,6 +213,7 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 				return nil, err
 			}
 		case initproc.MsgReady:
+			phase("init ready")
 			done = true
 		default:
 			return nil, fmt.Errorf("create container %q: unexpected message %q from init", o.ID, m.Type)

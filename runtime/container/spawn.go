@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -49,12 +49,15 @@ type spawnReq struct {
 	uidMap      []specs.LinuxIDMapping
 	gidMap      []specs.LinuxIDMapping
 	rootless    bool
+	// overlapCgroup lets init start before its cgroups are written (create:
+	// init waits for the parent before any container code runs).
+	overlapCgroup bool
 }
 
 // spawned is a running init whose C stage is done and which has its config.
 type spawned struct {
-	pid   int       // the final init, in the runtime's pid namespace
-	first *exec.Cmd // the process we started (== pid when no fork happened)
+	pid   int // the final init, in the runtime's pid namespace
+	first int // the process we started (== pid when no fork happened)
 	sync  *os.File
 }
 
@@ -66,13 +69,12 @@ func (p *spawned) kill() {
 	if p.pid > 0 {
 		_ = unix.Kill(p.pid, unix.SIGKILL)
 	}
-	if p.first != nil && p.first.Process != nil {
-		_ = p.first.Process.Kill()
-		_, _ = p.first.Process.Wait()
+	if p.first > 0 {
+		_ = unix.Kill(p.first, unix.SIGKILL)
+		reap(p.first)
 	}
-	if p.pid > 0 && (p.first == nil || p.first.Process == nil || p.pid != p.first.Process.Pid) {
-		var ws unix.WaitStatus
-		_, _ = unix.Wait4(p.pid, &ws, 0, nil)
+	if p.pid > 0 && p.pid != p.first {
+		reap(p.pid)
 	}
 	if p.sync != nil {
 		p.sync.Close()
@@ -113,20 +115,21 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 	req.cfg.PreserveFDs = req.preserveFDs
 
 	stdio := req.stdio.orDefault()
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/fd/" + strconv.Itoa(exeFD),
-		Args:       []string{"berth-runtime", "init"},
-		Env:        []string{nsexec.EnvInitPipe + "=" + strconv.Itoa(syncFD)},
-		Stdin:      stdio.Stdin,
-		Stdout:     stdio.Stdout,
-		Stderr:     stdio.Stderr,
-		ExtraFiles: extra,
+	// syscall.ForkExec rather than os/exec: no pidfd probe, no helper
+	// goroutines; the runtime waits for its children itself.
+	files := []uintptr{stdio.Stdin.Fd(), stdio.Stdout.Fd(), stdio.Stderr.Fd()}
+	for _, f := range extra {
+		files = append(files, f.Fd())
 	}
-	if err := cmd.Start(); err != nil {
+	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"berth-runtime", "init"}, &syscall.ProcAttr{
+		Env:   []string{nsexec.EnvInitPipe + "=" + strconv.Itoa(syncFD), "GOMAXPROCS=1", "GOGC=off"},
+		Files: files,
+	})
+	if err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("start init: %w", err)
 	}
-	p := &spawned{first: cmd, sync: parent}
+	p := &spawned{first: first, sync: parent}
 	defer func() {
 		if retErr != nil {
 			p.kill()
@@ -134,29 +137,19 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 	}()
 	child.Close()
 
-	if req.cgroup != nil {
-		if err := req.cgroup.Apply(cmd.Process.Pid); err != nil {
-			return p, err
-		}
-		if req.resources != nil {
-			if err := req.cgroup.Set(req.resources); err != nil {
-				return p, err
-			}
-		}
-	}
 	if err := nsexec.WriteFrame(parent, req.boot.Encode()); err != nil {
 		return p, fmt.Errorf("send bootstrap: %w", err)
 	}
 	for p.pid == 0 {
 		msg, err := nsexec.ReadFrame(parent)
 		if err != nil || len(msg) == 0 {
-			return p, fmt.Errorf("init exited during namespace setup: %w", waitErr(cmd, err))
+			return p, fmt.Errorf("init exited during namespace setup: %w", waitErr(err))
 		}
 		switch msg[0] {
 		case nsexec.ReplyError:
 			return p, errors.New(string(msg[1:]))
 		case nsexec.ReplyUserMap:
-			if err := writeIDMaps(cmd.Process.Pid, req.uidMap, req.gidMap, req.rootless); err != nil {
+			if err := writeIDMaps(first, req.uidMap, req.gidMap, req.rootless); err != nil {
 				return p, err
 			}
 			if err := nsexec.WriteFrame(parent, []byte{'u'}); err != nil {
@@ -171,10 +164,20 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 			return p, fmt.Errorf("init: unexpected reply %q", msg[0])
 		}
 	}
-	if p.pid != cmd.Process.Pid {
-		// The intermediate process exits as soon as it has reported the pid.
-		if err := cmd.Wait(); err != nil {
-			return p, fmt.Errorf("init: intermediate process: %w", err)
+	// The final process is placed in the container's cgroups. With a new
+	// cgroup namespace the C stage waits for that before creating it; without
+	// one, init starts (Go runtime, mounts) while the cgroups are written, and
+	// the parent finishes before it answers "mounted", so no container code
+	// runs outside them.
+	cgroupNS := req.boot.CloneFlags&unix.CLONE_NEWCGROUP != 0
+	if cgroupNS || !req.overlapCgroup {
+		if err := p.applyCgroup(req); err != nil {
+			return p, err
+		}
+		if cgroupNS {
+			if err := nsexec.WriteFrame(parent, []byte{'c'}); err != nil {
+				return p, err
+			}
 		}
 	}
 	req.cfg.HostPid = p.pid
@@ -185,10 +188,48 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 	if err := nsexec.WriteFrame(parent, b); err != nil {
 		return p, fmt.Errorf("send init config: %w", err)
 	}
+	if !cgroupNS && req.overlapCgroup {
+		if err := p.applyCgroup(req); err != nil {
+			return p, err
+		}
+	}
+	if p.pid != first {
+		// The intermediate process exits as soon as it has reported the pid.
+		if ws := reap(first); !ws.Exited() || ws.ExitStatus() != 0 {
+			return p, fmt.Errorf("init: intermediate process failed (status %v)", ws)
+		}
+		p.first = 0
+	}
 	return p, nil
 }
 
-func waitErr(cmd *exec.Cmd, err error) error {
+func (p *spawned) applyCgroup(req *spawnReq) error {
+	if req.cgroup == nil {
+		return nil
+	}
+	if err := req.cgroup.Apply(p.pid); err != nil {
+		return err
+	}
+	if req.resources != nil {
+		if err := req.cgroup.Set(req.resources); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reap waits for a child of ours.
+func reap(pid int) unix.WaitStatus {
+	var ws unix.WaitStatus
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err != unix.EINTR {
+			return ws
+		}
+	}
+}
+
+func waitErr(err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return errors.New("no reply")
 	}
@@ -251,7 +292,14 @@ func bootstrapFor(s *specs.Spec) (nsexec.Bootstrap, error) {
 
 // readInit waits for the next message from init.
 func readInit(f *os.File) (initproc.Message, error) {
-	m, err := initproc.Receive(f)
+	b, err := nsexec.ReadFrame(f)
+	if err == nil && len(b) > 0 && b[0] == nsexec.ReplyError {
+		return initproc.Message{}, errors.New(string(b[1:]))
+	}
+	var m initproc.Message
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return m, io.EOF

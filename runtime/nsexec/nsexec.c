@@ -236,7 +236,9 @@ __attribute__((constructor)) static void berth_nsexec(void) {
 			bail("nsexec: setresuid(0) in new user namespace (is uid 0 mapped?)");
 	}
 
-	uint32_t rest = cloneflags & ~(uint32_t)CLONE_NEWUSER;
+	// The cgroup namespace is made last, by the final process, once the parent
+	// has moved it into the container's cgroups (its root is taken from there).
+	uint32_t rest = cloneflags & ~(uint32_t)(CLONE_NEWUSER | CLONE_NEWCGROUP);
 	if (rest != 0 && unshare((int)rest) < 0)
 		bail("linux.namespaces: create namespaces (flags %#x)", rest);
 
@@ -263,6 +265,14 @@ __attribute__((constructor)) static void berth_nsexec(void) {
 		}
 	} else {
 		send_frame('P', &pid, 4);
+	}
+	if (cloneflags & CLONE_NEWCGROUP) {
+		uint32_t rl;
+		char ack[2];
+		if (read_full(syncfd, &rl, 4) < 0 || rl != 1 || read_full(syncfd, ack, 1) < 0 || ack[0] != 'c')
+			bail("nsexec: parent did not place the process in its cgroup");
+		if (unshare(CLONE_NEWCGROUP) < 0)
+			bail("linux.namespaces: create cgroup namespace");
 	}
 	free(msg);
 	for (int i = 0; i < npaths; i++)
