@@ -170,9 +170,9 @@ func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) er
 	}
 	flags := o.Flags &^ unix.MS_REMOUNT
 	if len(hier) == 1 && hier[0].name == "" && hier[0].v2 {
-		tfd, err := r.ensure(r.rootfd, dest, dirKind, 0o755)
+		tfd, err := r.target(dest, m, dirKind)
 		if err != nil {
-			return fmt.Errorf("destination: %w", err)
+			return err
 		}
 		defer unix.Close(tfd)
 		if err := r.mountHierarchy(tfd, dest, hier[0], cgroupns, paths, flags); err != nil {
@@ -185,9 +185,9 @@ func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) er
 		defer unix.Close(nfd)
 		return r.applyAfter(nfd, o)
 	}
-	tfd, err := r.ensure(r.rootfd, dest, dirKind, 0o755)
+	tfd, err := r.target(dest, m, dirKind)
 	if err != nil {
-		return fmt.Errorf("destination: %w", err)
+		return err
 	}
 	defer unix.Close(tfd)
 	if err := r.sys.Mount("tmpfs", procFd(tfd), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {

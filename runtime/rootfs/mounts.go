@@ -26,6 +26,28 @@ var procDestAllowed = map[string]bool{
 
 const msRecAttrAtime = 0x70 // MOUNT_ATTR__ATIME
 
+// target opens (creating as needed) the destination of m inside the root and
+// re-checks the /proc rule on where it really is: a symlink in the image
+// ("/myproc" -> "/proc/self") must not lead a mount into procfs.
+func (r *Rootfs) target(dest string, m specs.Mount, k kind) (int, error) {
+	tfd, err := r.ensure(r.rootfd, dest, k, 0o755)
+	if err != nil {
+		return -1, fmt.Errorf("destination: %w", err)
+	}
+	real, err := r.containerPath(tfd)
+	if err != nil {
+		unix.Close(tfd)
+		return -1, fmt.Errorf("destination: %w", err)
+	}
+	if real != dest {
+		if err := r.checkProcDest(real, m); err != nil {
+			unix.Close(tfd)
+			return -1, fmt.Errorf("destination resolves to %s: %w", real, err)
+		}
+	}
+	return tfd, nil
+}
+
 func (r *Rootfs) mountOne(i int, m specs.Mount) error {
 	dest := path.Clean("/" + m.Destination)
 	field := fmt.Sprintf("mounts[%d] (%s on %s)", i, m.Type, dest)
@@ -106,9 +128,9 @@ func (r *Rootfs) mountBind(i int, dest string, m specs.Mount, o spec.MountOption
 	if fi.IsDir() {
 		k = dirKind
 	}
-	tfd, err := r.ensure(r.rootfd, dest, k, 0o755)
+	tfd, err := r.target(dest, m, k)
 	if err != nil {
-		return fmt.Errorf("destination: %w", err)
+		return err
 	}
 	defer unix.Close(tfd)
 	if fd, ok := r.opts.IDMapped[i]; ok {
@@ -181,9 +203,9 @@ func (r *Rootfs) applyAfter(fd int, o spec.MountOptions) error {
 }
 
 func (r *Rootfs) mountFS(dest string, m specs.Mount, o spec.MountOptions) error {
-	tfd, err := r.ensure(r.rootfd, dest, dirKind, 0o755)
+	tfd, err := r.target(dest, m, dirKind)
 	if err != nil {
-		return fmt.Errorf("destination: %w", err)
+		return err
 	}
 	defer unix.Close(tfd)
 	var oldfd = -1

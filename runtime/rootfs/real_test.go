@@ -670,3 +670,22 @@ func countFds(t *testing.T) int {
 	}
 	return len(ents)
 }
+
+// A destination that reaches /proc through a symlink in the image is held to
+// the /proc rule on the path it resolves to.
+func init() {
+	scenarios["procsymlink"] = scenario{
+		beforeMount: func(bundle string, s *specs.Spec) error {
+			return os.Symlink("/proc/self", filepath.Join(bundle, "rootfs", "myproc"))
+		},
+		wantErr: "destination resolves to /proc/",
+	}
+}
+
+func TestRealProcSymlinkDestination(t *testing.T) {
+	bundle := realBundle(t, nil)
+	s := spec.Default(false, 0, 0)
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/myproc/attr", Type: "bind", Source: bundle, Options: []string{"bind"}})
+	testutil.WriteSpec(t, bundle, s)
+	runScenario(t, "procsymlink", bundle)
+}

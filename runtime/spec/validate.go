@@ -107,7 +107,20 @@ func validateRoot(r *specs.Root, bundle string) error {
 	if !fi.IsDir() {
 		return bad("root.path", "%s is not a directory", p)
 	}
+	if real, err := filepath.EvalSymlinks(p); err == nil && real == "/" {
+		return bad("root.path", "%s is the host's root directory", p)
+	}
 	return nil
+}
+
+// mapped reports whether id falls in one of the mappings' container ranges.
+func mapped(id uint32, m []specs.LinuxIDMapping) bool {
+	for _, e := range m {
+		if id >= e.ContainerID && uint64(id) < uint64(e.ContainerID)+uint64(e.Size) {
+			return true
+		}
+	}
+	return false
 }
 
 // ValidateProcess checks a process document alone, as `exec --process` gives
@@ -524,6 +537,20 @@ func validateLinux(s *specs.Spec) error {
 	}
 	if err := validateIDMappings(l.GIDMappings, "linux.gidMappings"); err != nil {
 		return err
+	}
+	if ns.isNew(specs.UserNamespace) && s.Process != nil {
+		u := s.Process.User
+		if !mapped(u.UID, l.UIDMappings) {
+			return bad("process.user.uid", "%d is not mapped by linux.uidMappings", u.UID)
+		}
+		if !mapped(u.GID, l.GIDMappings) {
+			return bad("process.user.gid", "%d is not mapped by linux.gidMappings", u.GID)
+		}
+		for i, g := range u.AdditionalGids {
+			if !mapped(g, l.GIDMappings) {
+				return bad(fmt.Sprintf("process.user.additionalGids[%d]", i), "%d is not mapped by linux.gidMappings", g)
+			}
+		}
 	}
 	if len(l.TimeOffsets) > 0 {
 		if !ns.isNew(specs.TimeNamespace) {
