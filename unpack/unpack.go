@@ -322,12 +322,22 @@ func (s *Session) ApplyStream(ctx context.Context, i int, r io.Reader) (err erro
 	}
 	l.started = true
 	if s.layout == LayoutCopy {
-		for i > 0 && !s.layers[i-1].committed && s.failed == nil {
+		stop := context.AfterFunc(ctx, func() {
+			s.mu.Lock()
+			s.cond.Broadcast()
+			s.mu.Unlock()
+		})
+		for i > 0 && !s.layers[i-1].committed && s.failed == nil && ctx.Err() == nil {
 			s.cond.Wait()
 		}
+		stop()
 		if s.failed != nil {
 			s.mu.Unlock()
 			return fmt.Errorf("layer %d: not applied: %w", i, s.failed)
+		}
+		if err := ctx.Err(); err != nil {
+			s.mu.Unlock()
+			return s.fail(l, fmt.Errorf("layer %d: waiting for layer %d: %w", i, i-1, err))
 		}
 	}
 	direct := i == s.first || s.layers[i-1].committed

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -544,4 +546,28 @@ func BenchmarkUnpack(b *testing.B) {
 		sn.Close()
 		b.StartTimer()
 	}
+}
+
+// TestSessionCopyWaitCanceled: with a copying snapshotter a layer waits for
+// the one below; a context that ends stops the wait and leaves nothing.
+func TestSessionCopyWaitCanceled(t *testing.T) {
+	testutil.RequireRoot(t)
+	sn := snapshotters(t)["native"]
+	cs := &memContent{}
+	img := buildImage(cs, testLayers()[:2], []comp{gz})
+	u := &unpack.Unpacker{Snapshotter: sn}
+	s, err := u.Start(context.Background(), img.manifest, img.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	err = s.ApplyStream(ctx, 1, bytes.NewReader(img.blobs[1]))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("ApplyStream waiting for layer 0: %v, want deadline exceeded", err)
+	}
+	if _, err := s.Finish(context.Background()); err == nil {
+		t.Fatal("Finish after a failed layer succeeded")
+	}
+	noTemporaries(t, sn)
 }
