@@ -297,7 +297,7 @@ func (c *nsContent) Writer(ctx context.Context, ref string, desc ocispec.Descrip
 	if err != nil {
 		return nil, err
 	}
-	err = c.db.db.Update(func(tx *bolt.Tx) error {
+	err = c.db.db.Batch(func(tx *bolt.Tx) error {
 		b, err := createNSBucket(tx, ns, bucketContent, bucketIngest)
 		if err != nil {
 			return err
@@ -358,7 +358,8 @@ func (w *nsWriter) Commit(ctx context.Context, size int64, expected digest.Diges
 	}
 	now := time.Now().UTC()
 	existed := false
-	err = db.db.Update(func(tx *bolt.Tx) error {
+	err = db.db.Batch(func(tx *bolt.Tx) error {
+		existed = false // Batch may run this more than once
 		if err := forgetIngest(ctx, tx, w.ns, w.ref); err != nil {
 			return err
 		}

@@ -88,6 +88,9 @@ func NewDB(path string, cs content.Store, snapshotters map[string]snapshot.Snaps
 	if err != nil {
 		return nil, fmt.Errorf("metadata %s: open: %w", path, err)
 	}
+	// Concurrent record writes (parallel layer downloads and unpacks) share
+	// one commit and fsync; a lone caller waits at most this long.
+	bdb.MaxBatchDelay = time.Millisecond
 	if err := bdb.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketV1)
 		return err

@@ -12,7 +12,7 @@
 // once) or through DB.AddContent. Ingests are per namespace: the shared
 // store sees the ref "<namespace>/<ref>".
 //
-// Snapshots. Keys are per namespace; the backend sees "<namespace>/<seq>/<key>".
+// Snapshots. Keys are per namespace; the backend sees "<namespace>/<random id>/<key>".
 // Labels live in the record, not the backend.
 //
 // Garbage collection (GarbageCollect) marks, in every namespace, from:

@@ -28,7 +28,9 @@ type env struct {
 	root string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvB(t) }
+
+func newEnvB(t testing.TB) *env {
 	t.Helper()
 	root := t.TempDir()
 	cs, err := local.Open(filepath.Join(root, "content"))
@@ -45,11 +47,11 @@ func newEnv(t *testing.T) *env {
 }
 
 // testLogger sends the DB's logs to the test log.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(bytes.TrimRight(p, "\n")))
@@ -82,7 +84,7 @@ type testImage struct {
 	chain    []string // chain IDs, bottom first
 }
 
-func buildImage(t *testing.T, seed string, nlayers int) testImage {
+func buildImage(t testing.TB, seed string, nlayers int) testImage {
 	t.Helper()
 	im := testImage{name: "example.com/test/" + seed + ":latest", blobs: map[digest.Digest][]byte{}}
 	add := func(mt string, b []byte) ocispec.Descriptor {
@@ -117,7 +119,7 @@ func buildImage(t *testing.T, seed string, nlayers int) testImage {
 
 // pull writes every blob, unpacks the chain into sn and labels the config
 // as the unpacker does, then creates the image record.
-func (im testImage) pull(t *testing.T, ctx context.Context, db *DB, snapshotter string) {
+func (im testImage) pull(t testing.TB, ctx context.Context, db *DB, snapshotter string) {
 	t.Helper()
 	cs := db.ContentStore()
 	for d, b := range im.blobs {

@@ -17,7 +17,7 @@ import (
 )
 
 type snapRecord struct {
-	ID      string            `json:"id"` // the backend key: <ns>/<seq>/<key>
+	ID      string            `json:"id"` // the backend key: <ns>/<random id>/<key>
 	Parent  string            `json:"parent,omitempty"`
 	Kind    snapshot.Kind     `json:"kind"`
 	Labels  map[string]string `json:"labels,omitempty"`
@@ -26,7 +26,7 @@ type snapRecord struct {
 }
 
 // nsSnapshotter is the namespaced view of one backend snapshotter: keys
-// are per namespace, the backend sees <ns>/<seq>/<key>, and labels live
+// are per namespace, the backend sees <ns>/<random id>/<key>, and labels live
 // here, not in the backend.
 type nsSnapshotter struct {
 	db      *DB
@@ -134,26 +134,12 @@ func (s *nsSnapshotter) View(ctx context.Context, key, parent string, opts ...sn
 	return s.create(ctx, snapshot.KindView, key, parent, opts)
 }
 
-// newID reserves a backend key for key in ns.
-func (s *nsSnapshotter) newID(ns, key string) (string, error) {
-	var id string
-	err := s.db.db.Update(func(tx *bolt.Tx) error {
-		b, err := createNSBucket(tx, ns, bucketSnapshots, []byte(s.name))
-		if err != nil {
-			return err
-		}
-		seq, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		id = fmt.Sprintf("%s/%d/%s", ns, seq, key)
-		return nil
-	})
-	return id, err
-}
+// newID makes a backend key for key in ns: "<ns>/<random>/<key>", never
+// reused, made without a transaction.
+func newID(ns, key string) string { return ns + "/" + randomID() + "/" + key }
 
-// ParseBackendKey splits a backend key into namespace, sequence and key.
-func ParseBackendKey(id string) (ns, seq, key string, ok bool) {
+// ParseBackendKey splits a backend key into namespace, unique id and key.
+func ParseBackendKey(id string) (ns, uid, key string, ok bool) {
 	parts := strings.SplitN(id, "/", 3)
 	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
 		return "", "", "", false
@@ -210,10 +196,7 @@ func (s *nsSnapshotter) create(ctx context.Context, kind snapshot.Kind, key, par
 	if err != nil {
 		return nil, err
 	}
-	id, err := s.newID(ns, key)
-	if err != nil {
-		return nil, err
-	}
+	id := newID(ns, key)
 	var mounts []mount.Mount
 	if kind == snapshot.KindView {
 		mounts, err = s.backend.View(ctx, id, parentID)
@@ -224,7 +207,7 @@ func (s *nsSnapshotter) create(ctx context.Context, kind snapshot.Kind, key, par
 		return nil, fmt.Errorf("snapshot %q (%s): %w", key, s.name, err)
 	}
 	now := time.Now().UTC()
-	err = s.db.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.db.Batch(func(tx *bolt.Tx) error {
 		b, err := createNSBucket(tx, ns, bucketSnapshots, []byte(s.name))
 		if err != nil {
 			return err
@@ -282,16 +265,14 @@ func (s *nsSnapshotter) Commit(ctx context.Context, name, key string, opts ...sn
 	if _, err := s.get(ns, name); err == nil {
 		return fmt.Errorf("commit snapshot %q as %q (%s) in namespace %q: %w", key, name, s.name, ns, errdefs.ErrAlreadyExists)
 	}
-	id, err := s.newID(ns, name)
-	if err != nil {
-		return err
-	}
+	id := newID(ns, name)
 	if err := s.backend.Commit(ctx, id, rec.ID); err != nil {
 		return fmt.Errorf("commit snapshot %q as %q (%s): %w", key, name, s.name, err)
 	}
 	now := time.Now().UTC()
 	existed := false
-	err = s.db.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.db.Batch(func(tx *bolt.Tx) error {
+		existed = false // Batch may run this more than once
 		b, err := createNSBucket(tx, ns, bucketSnapshots, []byte(s.name))
 		if err != nil {
 			return err
@@ -331,7 +312,7 @@ func (s *nsSnapshotter) Remove(ctx context.Context, key string) error {
 		return err
 	}
 	var id string
-	err = s.db.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.db.Batch(func(tx *bolt.Tx) error {
 		b := s.bucket(tx, ns)
 		var rec snapRecord
 		ok, err := getJSON(b, []byte(key), &rec)
