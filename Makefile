@@ -14,7 +14,7 @@ GO_FLAGS      := -trimpath -ldflags '$(LDFLAGS)'
 DAEMON_CMDS := $(notdir $(patsubst %/main.go,%,$(wildcard cmd/berth/main.go cmd/berthd/main.go cmd/berth-shim/main.go)))
 TEST_TIMEOUT ?= 45m
 
-.PHONY: all build deps test unit integration conformance-oci demo bench install clean fuzz
+.PHONY: all build deps test unit integration conformance-oci demo bench install clean fuzz proto
 
 all: build
 
@@ -49,6 +49,10 @@ bench: deps build
 
 fuzz:
 	hack/fuzz.sh
+
+# Regenerate the berth API's Go code from api/berth/v1/*.proto (checked in).
+proto:
+	api/gen.sh
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
