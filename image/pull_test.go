@@ -267,3 +267,82 @@ func TestPullBadInputLeavesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConcurrentPullsAndNamespaces: the same image pulled twice at once and
+// in a second namespace; every pull succeeds and the disk holds one copy.
+func TestConcurrentPullsAndNamespaces(t *testing.T) {
+	e := newEnv(t, "overlayfs")
+	reg := testregistry.New(t, testregistry.Options{})
+	img, err := testimage.Generated(5, 3, 1<<20, testimage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := seed(t, reg, "gen", img)
+	other := namespaces.WithNamespace(context.Background(), "other")
+	errs := make(chan error, 3)
+	for _, ctx := range []context.Context{e.ctx, e.ctx, other} {
+		go func() {
+			_, err := image.Pull(ctx, e.deps, ref, image.PullOptions{})
+			errs <- err
+		}()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ctx := range []context.Context{e.ctx, other} {
+		r, err := image.ResolveManifest(ctx, e.deps.Content, img.Root, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !image.Unpacked(ctx, e.deps, r.Config.Digest) {
+			t.Fatal("not unpacked")
+		}
+	}
+	blobs := 0
+	for _, f := range files(t, filepath.Join(e.root, "content")) {
+		if strings.HasPrefix(f, "blobs/") {
+			blobs++
+		}
+	}
+	if blobs != len(img.Blobs) {
+		t.Errorf("%d blob files for an image of %d blobs", blobs, len(img.Blobs))
+	}
+	// Removing it from one namespace keeps the other's.
+	if err := e.deps.Images.Delete(e.ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.GarbageCollect(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := image.ResolveManifest(other, e.deps.Content, img.Root, "")
+	if err != nil || !image.Unpacked(other, e.deps, r.Config.Digest) {
+		t.Fatalf("the other namespace lost its image: %v", err)
+	}
+}
+
+// TestPullPlatform: --platform picks the index entry; an absent one is a
+// clear not-found naming what the index has.
+func TestPullPlatform(t *testing.T) {
+	e := newEnv(t, "native")
+	reg := testregistry.New(t, testregistry.Options{})
+	img, err := testimage.Generated(9, 1, 64<<10, testimage.Options{Platforms: []testimage.Platform{{OS: "linux", Architecture: "arm64", Variant: "v8"}, {OS: "linux", Architecture: "s390x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := seed(t, reg, "multi", img)
+	if _, err := image.Pull(e.ctx, e.deps, ref, image.PullOptions{Platform: "linux/riscv64"}); !errors.Is(err, errdefs.ErrNotFound) || !strings.Contains(err.Error(), "linux/s390x") {
+		t.Fatalf("absent platform: %v", err)
+	}
+	if _, err := image.Pull(e.ctx, e.deps, ref, image.PullOptions{Platform: "linux/s390x"}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := image.ResolveManifest(e.ctx, e.deps.Content, img.Root, "linux/s390x")
+	if err != nil || r.Manifest.Digest != img.Manifests[1].Digest {
+		t.Fatalf("resolved %s (%v), want the s390x manifest %s", r.Manifest.Digest, err, img.Manifests[1].Digest)
+	}
+	if _, err := image.Pull(e.ctx, e.deps, ref, image.PullOptions{Platform: "linux"}); err == nil {
+		t.Fatal("a platform without an architecture was accepted")
+	}
+}
