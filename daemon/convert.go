@@ -31,6 +31,9 @@ func progressToProto(status string, bs []image.BlobProgress) *berthv1.PullProgre
 		if !b.StartedAt.IsZero() {
 			p.StartedAt = timestamppb.New(b.StartedAt)
 		}
+		if !b.DoneAt.IsZero() {
+			p.DoneAt = timestamppb.New(b.DoneAt)
+		}
 		out.Blobs = append(out.Blobs, p)
 	}
 	return out

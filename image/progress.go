@@ -28,6 +28,7 @@ type BlobProgress struct {
 	Total     int64
 	Status    string
 	StartedAt time.Time
+	DoneAt    time.Time
 }
 
 // Tracker records the progress of one transfer; the API polls Snapshot. A
@@ -42,6 +43,18 @@ type Tracker struct {
 type trackedBlob struct {
 	p      BlobProgress
 	offset atomic.Int64
+}
+
+func (b *trackedBlob) setStatus(status string) {
+	b.p.Status = status
+	switch status {
+	case StatusDone, StatusExists, StatusError:
+		if b.p.DoneAt.IsZero() {
+			b.p.DoneAt = time.Now()
+		}
+	default:
+		b.p.DoneAt = time.Time{}
+	}
 }
 
 // NewTracker returns an empty tracker.
@@ -88,7 +101,7 @@ func (t *Tracker) Set(ref, dgst, mediaType string, offset, total int64, status s
 	if b.p.Status != status && (status == StatusDownloading || status == StatusUploading) {
 		b.p.StartedAt = time.Now()
 	}
-	b.p.Status = status
+	b.setStatus(status)
 	if offset >= 0 {
 		b.offset.Store(offset)
 	}
@@ -105,7 +118,7 @@ func (t *Tracker) SetState(ref, status string) {
 	if b.p.Status != status && (status == StatusDownloading || status == StatusUploading) {
 		b.p.StartedAt = time.Now()
 	}
-	b.p.Status = status
+	b.setStatus(status)
 	if status == StatusDone || status == StatusExists {
 		b.offset.Store(b.p.Total)
 	}

@@ -36,10 +36,12 @@ func (p *progressPrinter) update(m *berthv1.PullProgress) {
 		p.redraw(m)
 		return
 	}
-	if m.Status != "" && m.Status != p.status {
-		p.status = m.Status
-		fmt.Fprintln(p.w, m.Status)
-	}
+	defer func() {
+		if m.Status != "" && m.Status != p.status {
+			p.status = m.Status
+			fmt.Fprintln(p.w, m.Status)
+		}
+	}()
 	for _, b := range m.Blobs {
 		if p.seen[b.Ref] == b.Status {
 			continue
@@ -65,8 +67,12 @@ func speed(b *berthv1.BlobProgress) string {
 	if b.StartedAt == nil || b.Offset <= 0 {
 		return ""
 	}
-	el := time.Since(b.StartedAt.AsTime()).Seconds()
-	if el <= 0.01 {
+	end := time.Now()
+	if b.DoneAt != nil {
+		end = b.DoneAt.AsTime()
+	}
+	el := end.Sub(b.StartedAt.AsTime()).Seconds()
+	if el <= 0.001 || b.Offset < 64<<10 {
 		return ""
 	}
 	return fmt.Sprintf(" (%s/s)", humanSize(int64(float64(b.Offset)/el)))

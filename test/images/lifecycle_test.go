@@ -46,6 +46,7 @@ func TestImageLifecycle(t *testing.T) {
 	pushImage(t, img, ref, "", nil)
 
 	out := d.berth("pull", ref)
+	t.Logf("berth pull %s:\n%s", ref, out)
 	mustContain(t, "pull output", out, "Digest: "+img.Root.Digest.String(), ref, "layer", "done")
 	if q := d.berth("pull", "-q", ref); strings.TrimSpace(q) != ref {
 		t.Fatalf("pull -q printed %q, want %q", q, ref)

@@ -643,8 +643,10 @@ type BlobProgress struct {
 	Offset    int64                  `protobuf:"varint,4,opt,name=offset,proto3" json:"offset,omitempty"`
 	Total     int64                  `protobuf:"varint,5,opt,name=total,proto3" json:"total,omitempty"`
 	// waiting, downloading, exists, verifying, unpacking, done, error
-	Status        string                 `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
-	StartedAt     *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	Status    string                 `protobuf:"bytes,6,opt,name=status,proto3" json:"status,omitempty"`
+	StartedAt *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=started_at,json=startedAt,proto3" json:"started_at,omitempty"`
+	// When the blob finished (done, exists or error).
+	DoneAt        *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=done_at,json=doneAt,proto3" json:"done_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -724,6 +726,13 @@ func (x *BlobProgress) GetStatus() string {
 func (x *BlobProgress) GetStartedAt() *timestamppb.Timestamp {
 	if x != nil {
 		return x.StartedAt
+	}
+	return nil
+}
+
+func (x *BlobProgress) GetDoneAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.DoneAt
 	}
 	return nil
 }
@@ -1180,7 +1189,7 @@ const file_berth_v1_images_proto_rawDesc = "" +
 	"\x05blobs\x18\x01 \x03(\v2\x16.berth.v1.BlobProgressR\x05blobs\x12\x16\n" +
 	"\x06status\x18\x02 \x01(\tR\x06status\x12%\n" +
 	"\x05image\x18\x03 \x01(\v2\x0f.berth.v1.ImageR\x05image\x12'\n" +
-	"\x0fresolved_digest\x18\x04 \x01(\tR\x0eresolvedDigest\"\xd8\x01\n" +
+	"\x0fresolved_digest\x18\x04 \x01(\tR\x0eresolvedDigest\"\x8d\x02\n" +
 	"\fBlobProgress\x12\x10\n" +
 	"\x03ref\x18\x01 \x01(\tR\x03ref\x12\x16\n" +
 	"\x06digest\x18\x02 \x01(\tR\x06digest\x12\x1d\n" +
@@ -1190,7 +1199,8 @@ const file_berth_v1_images_proto_rawDesc = "" +
 	"\x05total\x18\x05 \x01(\x03R\x05total\x12\x16\n" +
 	"\x06status\x18\x06 \x01(\tR\x06status\x129\n" +
 	"\n" +
-	"started_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\"A\n" +
+	"started_at\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\tstartedAt\x123\n" +
+	"\adone_at\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x06doneAt\"A\n" +
 	"\rExportRequest\x12\x14\n" +
 	"\x05names\x18\x01 \x03(\tR\x05names\x12\x1a\n" +
 	"\bplatform\x18\x02 \x01(\tR\bplatform\"\x1b\n" +
@@ -1274,32 +1284,33 @@ var file_berth_v1_images_proto_depIdxs = []int32{
 	11, // 6: berth.v1.PullProgress.blobs:type_name -> berth.v1.BlobProgress
 	20, // 7: berth.v1.PullProgress.image:type_name -> berth.v1.Image
 	22, // 8: berth.v1.BlobProgress.started_at:type_name -> google.protobuf.Timestamp
-	20, // 9: berth.v1.ImportResponse.images:type_name -> berth.v1.Image
-	0,  // 10: berth.v1.Images.List:input_type -> berth.v1.ListImagesRequest
-	2,  // 11: berth.v1.Images.Get:input_type -> berth.v1.GetImageRequest
-	4,  // 12: berth.v1.Images.Delete:input_type -> berth.v1.DeleteImageRequest
-	6,  // 13: berth.v1.Images.Tag:input_type -> berth.v1.TagImageRequest
-	8,  // 14: berth.v1.Images.Pull:input_type -> berth.v1.PullRequest
-	9,  // 15: berth.v1.Images.Push:input_type -> berth.v1.PushRequest
-	12, // 16: berth.v1.Images.Export:input_type -> berth.v1.ExportRequest
-	14, // 17: berth.v1.Images.Import:input_type -> berth.v1.ImportRequest
-	16, // 18: berth.v1.Images.Prune:input_type -> berth.v1.PruneImagesRequest
-	18, // 19: berth.v1.Images.Usage:input_type -> berth.v1.UsageRequest
-	1,  // 20: berth.v1.Images.List:output_type -> berth.v1.ListImagesResponse
-	3,  // 21: berth.v1.Images.Get:output_type -> berth.v1.GetImageResponse
-	5,  // 22: berth.v1.Images.Delete:output_type -> berth.v1.DeleteImageResponse
-	7,  // 23: berth.v1.Images.Tag:output_type -> berth.v1.TagImageResponse
-	10, // 24: berth.v1.Images.Pull:output_type -> berth.v1.PullProgress
-	10, // 25: berth.v1.Images.Push:output_type -> berth.v1.PullProgress
-	13, // 26: berth.v1.Images.Export:output_type -> berth.v1.Chunk
-	15, // 27: berth.v1.Images.Import:output_type -> berth.v1.ImportResponse
-	17, // 28: berth.v1.Images.Prune:output_type -> berth.v1.PruneImagesResponse
-	19, // 29: berth.v1.Images.Usage:output_type -> berth.v1.UsageResponse
-	20, // [20:30] is the sub-list for method output_type
-	10, // [10:20] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	22, // 9: berth.v1.BlobProgress.done_at:type_name -> google.protobuf.Timestamp
+	20, // 10: berth.v1.ImportResponse.images:type_name -> berth.v1.Image
+	0,  // 11: berth.v1.Images.List:input_type -> berth.v1.ListImagesRequest
+	2,  // 12: berth.v1.Images.Get:input_type -> berth.v1.GetImageRequest
+	4,  // 13: berth.v1.Images.Delete:input_type -> berth.v1.DeleteImageRequest
+	6,  // 14: berth.v1.Images.Tag:input_type -> berth.v1.TagImageRequest
+	8,  // 15: berth.v1.Images.Pull:input_type -> berth.v1.PullRequest
+	9,  // 16: berth.v1.Images.Push:input_type -> berth.v1.PushRequest
+	12, // 17: berth.v1.Images.Export:input_type -> berth.v1.ExportRequest
+	14, // 18: berth.v1.Images.Import:input_type -> berth.v1.ImportRequest
+	16, // 19: berth.v1.Images.Prune:input_type -> berth.v1.PruneImagesRequest
+	18, // 20: berth.v1.Images.Usage:input_type -> berth.v1.UsageRequest
+	1,  // 21: berth.v1.Images.List:output_type -> berth.v1.ListImagesResponse
+	3,  // 22: berth.v1.Images.Get:output_type -> berth.v1.GetImageResponse
+	5,  // 23: berth.v1.Images.Delete:output_type -> berth.v1.DeleteImageResponse
+	7,  // 24: berth.v1.Images.Tag:output_type -> berth.v1.TagImageResponse
+	10, // 25: berth.v1.Images.Pull:output_type -> berth.v1.PullProgress
+	10, // 26: berth.v1.Images.Push:output_type -> berth.v1.PullProgress
+	13, // 27: berth.v1.Images.Export:output_type -> berth.v1.Chunk
+	15, // 28: berth.v1.Images.Import:output_type -> berth.v1.ImportResponse
+	17, // 29: berth.v1.Images.Prune:output_type -> berth.v1.PruneImagesResponse
+	19, // 30: berth.v1.Images.Usage:output_type -> berth.v1.UsageResponse
+	21, // [21:31] is the sub-list for method output_type
+	11, // [11:21] is the sub-list for method input_type
+	11, // [11:11] is the sub-list for extension type_name
+	11, // [11:11] is the sub-list for extension extendee
+	0,  // [0:11] is the sub-list for field type_name
 }
 
 func init() { file_berth_v1_images_proto_init() }
