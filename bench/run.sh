@@ -109,3 +109,6 @@ else
 fi
 rm -f "$section"
 echo "bench: wrote $DOC"
+
+# Image pull: berthd against containerd (writes its own section of docs/benchmarks.md).
+BERTH_BIN=$BERTH_BIN "$REPO/bench/pull/run.sh"
