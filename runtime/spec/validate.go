@@ -150,10 +150,6 @@ func ValidateProcess(p *specs.Process, field string) error {
 			return bad(fmt.Sprintf("%s.env[%d]", field, i), "contains a NUL byte")
 		}
 	}
-	if p.ConsoleSize != nil && !p.Terminal {
-		// runc ignores it; so do we, but only when it makes sense.
-		_ = p.ConsoleSize
-	}
 	if err := caps.Validate(p.Capabilities); err != nil && !errors.Is(err, errdefs.ErrNotImplemented) {
 		return fmt.Errorf("%s.capabilities: %w", field, err)
 	}
