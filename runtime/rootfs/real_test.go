@@ -689,3 +689,67 @@ func TestRealProcSymlinkDestination(t *testing.T) {
 	testutil.WriteSpec(t, bundle, s)
 	runScenario(t, "procsymlink", bundle)
 }
+
+// CVE-2021-30465 class, raced: while the mounts are made, another thread
+// keeps exchanging a directory of the image with a symlink to a host
+// directory. Every mount must land inside the root.
+var raceStop = make(chan struct{})
+
+func init() {
+	scenarios["race"] = scenario{
+		beforeMount: func(bundle string, s *specs.Spec) error {
+			root := filepath.Join(bundle, "rootfs")
+			host := filepath.Join(bundle, "hostdir")
+			for _, d := range []string{filepath.Join(root, "racedir", "sub"), filepath.Join(host, "sub"), filepath.Join(root, host, "sub")} {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					return err
+				}
+			}
+			if err := os.Symlink(host, filepath.Join(root, "racelink")); err != nil {
+				return err
+			}
+			a, b := filepath.Join(root, "racedir"), filepath.Join(root, "racelink")
+			go func() {
+				for {
+					select {
+					case <-raceStop:
+						return
+					default:
+					}
+					unix.Renameat2(unix.AT_FDCWD, a, unix.AT_FDCWD, b, unix.RENAME_EXCHANGE)
+				}
+			}()
+			return nil
+		},
+		afterMount: func(r *Rootfs) error {
+			close(raceStop)
+			mi, err := readMountInfo()
+			if err != nil {
+				return err
+			}
+			host := filepath.Join(r.bundle, "hostdir")
+			inRoot := 0
+			for _, m := range mi {
+				if m.Mountpoint == host || strings.HasPrefix(m.Mountpoint, host+"/") {
+					return fmt.Errorf("a mount escaped to the host: %s", m.Mountpoint)
+				}
+				if m.FSType == "tmpfs" && strings.HasSuffix(m.Mountpoint, "/sub") && strings.HasPrefix(m.Mountpoint, r.root+"/") {
+					inRoot++
+				}
+			}
+			if inRoot != 60 {
+				return fmt.Errorf("%d of 60 racing mounts found inside the root", inRoot)
+			}
+			return nil
+		},
+	}
+}
+
+func TestRealMountRaceStaysInRoot(t *testing.T) {
+	bundle := realBundle(t, func(s *specs.Spec) {
+		for i := 0; i < 60; i++ {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/racedir/sub", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=64k"}})
+		}
+	})
+	runScenario(t, "race", bundle)
+}
