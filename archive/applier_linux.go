@@ -2,6 +2,7 @@ package archive
 
 import (
 	"archive/tar"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,7 @@ type deferredTime struct {
 // cache of open parent directories (tar entries come in directory order), and
 // the directory times to set once their contents are in place.
 type applier struct {
+	ctx      context.Context
 	opts     applyOptions
 	root     int
 	rootPath string
@@ -431,7 +433,12 @@ func (a *applier) regular(pfd int, base string, hdr *tar.Header, tr *tar.Reader)
 func (a *applier) writeData(fd int, hdr *tar.Header, tr *tar.Reader) error {
 	buf := *a.buf
 	var written int64
-	for {
+	for chunk := 1; ; chunk++ {
+		if chunk%64 == 0 {
+			if err := a.ctx.Err(); err != nil {
+				return err
+			}
+		}
 		n, rerr := tr.Read(buf)
 		for off := 0; off < n; {
 			w, err := unix.Write(fd, buf[off:n])

@@ -53,6 +53,7 @@ func Apply(ctx context.Context, root string, r io.Reader, opts ...ApplyOpt) (int
 		return 0, err
 	}
 	defer a.close()
+	a.ctx = ctx
 	if err := a.run(ctx, tar.NewReader(cr)); err != nil {
 		return cr.n, err
 	}
