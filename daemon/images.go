@@ -280,7 +280,8 @@ func (s *ImagesService) Prune(ctx context.Context, req *berthv1.PruneImagesReque
 	out := &berthv1.PruneImagesResponse{}
 	for _, img := range imgs {
 		n, err := reference.ParseNormalized(img.Name)
-		dangling := err != nil || n.Tag == ""
+		_, derr := digest.Parse(img.Name)
+		dangling := derr == nil || err != nil || n.Tag == ""
 		if !req.All && !dangling {
 			continue
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	digest "github.com/opencontainers/go-digest"
+
 	berthv1 "github.com/berth-containers/berth/api/berth/v1"
 	"github.com/berth-containers/berth/registry/reference"
 )
@@ -29,6 +31,9 @@ type imageRow struct {
 
 // splitName gives docker's REPOSITORY and TAG columns of a stored name.
 func splitName(name string) (repo, tag string) {
+	if _, err := digest.Parse(name); err == nil {
+		return "<none>", "<none>" // named only by its digest (an untagged load)
+	}
 	n, err := reference.ParseNormalized(name)
 	if err != nil {
 		return "<none>", "<none>"

@@ -141,8 +141,31 @@ func TestLoadDockerArchive(t *testing.T) {
 	if err == nil || !strings.Contains(stderr, "archive") {
 		t.Fatalf("loading garbage: err %v, stderr %q", err, stderr)
 	}
-	d.berth("rmi", "example.com/team/busybox:1.0")
+	// An OCI layout tar as other tools write it: one named image, one not.
+	oci := filepath.Join(t.TempDir(), "oci.tar")
+	fo, err := os.Create(oci)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := img.WriteOCIArchive(fo, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	fo.Close()
+	mustContain(t, "load oci", d.berth("load", "-i", oci), "Loaded image: "+img.Root.Digest.String())
+	imgs = listImages(t, d)
+	if got := imgs[img.Root.Digest.String()]; got.Repository != "<none>" || !got.Unpacked {
+		t.Fatalf("untagged OCI image: %+v", imgs)
+	}
+	// prune removes the untagged image only; prune -a the rest.
+	mustContain(t, "image prune", d.berth("image", "prune"), "Deleted: "+img.Root.Digest.String())
+	if imgs := listImages(t, d); len(imgs) != 1 {
+		t.Fatalf("after prune: %+v", imgs)
+	}
+	mustContain(t, "image prune -a", d.berth("image", "prune", "-a"), "Deleted: example.com/team/busybox:1.0", "Total reclaimed space")
+	if imgs := listImages(t, d); len(imgs) != 0 {
+		t.Fatalf("after prune -a: %+v", imgs)
+	}
 	if left := d.leftovers(); len(left) != 0 {
-		t.Fatalf("rmi left files: %v", left)
+		t.Fatalf("prune left files: %v", left)
 	}
 }
