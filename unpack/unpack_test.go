@@ -571,3 +571,50 @@ func TestSessionCopyWaitCanceled(t *testing.T) {
 	}
 	noTemporaries(t, sn)
 }
+
+// TestUnpackDiskFull: a layer that does not fit fails with ENOSPC naming the
+// entry, and everything it wrote is freed.
+func TestUnpackDiskFull(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=8m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mount.UnmountAll(dir, unix.MNT_DETACH) })
+	free := func() uint64 {
+		var st unix.Statfs_t
+		if err := unix.Statfs(dir, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.Bfree * uint64(st.Bsize)
+	}
+	for _, backend := range []string{"overlay", "native"} {
+		root := filepath.Join(dir, backend)
+		var sn snapshot.Snapshotter
+		var err error
+		if backend == "overlay" {
+			sn, err = overlay.New(root)
+		} else {
+			sn, err = native.New(root)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := free()
+		cs := &memContent{}
+		big := tartest.Entry{Name: "big", Type: tar.TypeReg, Body: make([]byte, 16<<20), Mode: 0o644}
+		img := buildImage(cs, [][]tartest.Entry{{tartest.File("a", "a")}, {tartest.Dir("d"), big}}, []comp{gz})
+		_, err = (&unpack.Unpacker{Content: cs, Snapshotter: sn}).Unpack(ctx, img.manifest, img.config)
+		if !errors.Is(err, unix.ENOSPC) || !strings.Contains(err.Error(), `"big"`) {
+			t.Fatalf("%s: want ENOSPC naming \"big\", got %v", backend, err)
+		}
+		noTemporaries(t, sn)
+		chain := unpack.ChainIDs(img.config.RootFS.DiffIDs)
+		sn.Remove(ctx, chain[0].String())
+		if after := free(); after+64<<10 < before {
+			t.Errorf("%s: %d bytes still used after the failed unpack", backend, before-after)
+		}
+		sn.Close()
+	}
+}
