@@ -22,6 +22,7 @@ import (
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 
 	"github.com/berth-containers/berth/internal/errdefs"
+	"github.com/berth-containers/berth/network/netns"
 )
 
 // Config configures a Manager. Zero values take the defaults.
@@ -784,7 +785,7 @@ func (m *Manager) del(ctx context.Context, a *attachment, e *attachedEntry) erro
 		return fmt.Errorf("network %q: stored config: %w", e.Network, err)
 	}
 	nsPath := a.NetNS
-	if _, err := os.Stat(nsPath); err != nil {
+	if !netns.IsPinned(nsPath) {
 		// Plugins treat an empty netns as "already gone" for the interface
 		// and still release IPAM and host-side rules.
 		nsPath = ""
@@ -817,6 +818,8 @@ func (m *Manager) Detach(ctx context.Context, containerID, netnsPath string, net
 	if netnsPath != "" {
 		rec.NetNS = netnsPath
 	}
+	_, statErr := os.Stat(rec.NetNS)
+	nsGone := statErr != nil || !netns.IsPinned(rec.NetNS)
 	want := map[string]bool{}
 	for _, n := range networks {
 		want[n] = true
@@ -824,12 +827,14 @@ func (m *Manager) Detach(ctx context.Context, containerID, netnsPath string, net
 	var errs []error
 	keep := rec.Networks[:0:0]
 	dropPorts := false
+	var detached []string
 	for i := len(rec.Networks) - 1; i >= 0; i-- {
 		e := rec.Networks[i]
 		if len(networks) > 0 && !want[e.Network] {
 			keep = append([]attachedEntry{e}, keep...)
 			continue
 		}
+		detached = append(detached, e.Network)
 		if err := m.del(ctx, rec, &e); err != nil {
 			errs = append(errs, err)
 			keep = append([]attachedEntry{e}, keep...)
@@ -840,6 +845,11 @@ func (m *Manager) Detach(ctx context.Context, containerID, netnsPath string, net
 		}
 	}
 	rec.Networks = keep
+	if nsGone || len(errs) > 0 {
+		if err := purgeRules(containerID, detached); err != nil {
+			m.log.Warn("detach: removing leftover iptables rules", "container", containerID, "err", err)
+		}
+	}
 	if dropPorts {
 		rec.PortMappings = nil
 	}

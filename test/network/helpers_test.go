@@ -249,3 +249,5 @@ func vethCount(t *testing.T, bridge string) int {
 	}
 	return strings.Count(run(t, "ip", "-o", "link", "show", "master", bridge), "\n")
 }
+
+func runQuiet(name string, args ...string) error { return exec.Command(name, args...).Run() }
