@@ -150,6 +150,9 @@ func ValidateProcess(p *specs.Process, field string) error {
 			return bad(fmt.Sprintf("%s.env[%d]", field, i), "contains a NUL byte")
 		}
 	}
+	if p.User.Umask != nil && *p.User.Umask > 0o777 {
+		return bad(field+".user.umask", "%#o out of range (at most 0777)", *p.User.Umask)
+	}
 	if err := caps.Validate(p.Capabilities); err != nil && !errors.Is(err, errdefs.ErrNotImplemented) {
 		return fmt.Errorf("%s.capabilities: %w", field, err)
 	}
