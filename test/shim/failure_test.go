@@ -1,0 +1,188 @@
+package shime2e
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-containers/berth/internal/errdefs"
+	"github.com/berth-containers/berth/shim"
+	"github.com/berth-containers/berth/shim/client"
+)
+
+// An exit that happens while no client is connected is recorded on disk
+// and learnt by a later Connect.
+func TestExitWhileDisconnected(t *testing.T) {
+	t.Parallel()
+	ct := startShim(t, cOpts{args: []string{"sh", "-c", "read x; exit 5"}})
+	ctx := ct.ctx()
+	if _, err := ct.c.Create(ctx, shim.CreateOpts{Stdin: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.c.Start(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	// The daemon "goes away": from here on only the state dir is known.
+	dir := ct.stateDir
+	found, err := client.List(filepath.Dir(dir))
+	if err != nil || len(found) != 1 || found[0] != dir {
+		t.Fatalf("List: %v %v", found, err)
+	}
+	c2, err := client.Connect(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c2.CloseStdin(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	exitFile := filepath.Join(dir, shim.ExitFile)
+	if !waitFor(10*time.Second, func() bool { _, err := os.Stat(exitFile); return err == nil }) {
+		t.Fatal("no exit record")
+	}
+	c3, err := client.Connect(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := c3.State(ctx, "")
+	if err != nil || st.Status != shim.StatusStopped || st.Exit == nil || st.Exit.Code != 5 {
+		t.Fatalf("state after reconnect: %+v %v", st, err)
+	}
+	if e, err := c3.Wait(ctx, ""); err != nil || e.Code != 5 {
+		t.Fatalf("wait after reconnect: %+v %v", e, err)
+	}
+	if st.ShimPid != c3.Pid() {
+		t.Fatalf("shim pid %d, pid file says %d", st.ShimPid, c3.Pid())
+	}
+	if _, err := c3.Delete(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	ct.checkGone()
+}
+
+// A shim killed with SIGKILL: Connect says unavailable, Recover kills the
+// container, reports "shim died" and leaves nothing.
+func TestShimKilledRecover(t *testing.T) {
+	t.Parallel()
+	ct := startShim(t, cOpts{args: []string{"sleep", "1000"}})
+	ctx := ct.ctx()
+	st, err := ct.c.Create(ctx, shim.CreateOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	initPid := st.Pid
+	if _, err := ct.c.Start(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(ct.c.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return !alive(ct.c.Pid()) }) {
+		t.Fatal("shim survived SIGKILL")
+	}
+	if !alive(initPid) {
+		t.Fatal("container died with its shim; the test needs it running")
+	}
+	if _, err := client.Connect(ctx, ct.stateDir); !errors.Is(err, errdefs.ErrUnavailable) {
+		t.Fatalf("connect to a dead shim: %v, want unavailable", err)
+	}
+	e, err := client.Recover(ctx, ct.stateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Reason != client.ReasonShimDied || e.Code != 137 || e.Signal != int(syscall.SIGKILL) {
+		t.Fatalf("recovered exit %+v", e)
+	}
+	if !waitFor(5*time.Second, func() bool { return !alive(initPid) }) {
+		t.Fatalf("container init %d still running after Recover", initPid)
+	}
+	ct.checkGone()
+	if _, err := client.Recover(ctx, ct.stateDir); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("second recover: %v, want not found", err)
+	}
+}
+
+// Recover refuses a shim that answers.
+func TestRecoverLiveShim(t *testing.T) {
+	t.Parallel()
+	ct := startShim(t, cOpts{args: []string{"true"}})
+	if _, err := client.Recover(ct.ctx(), ct.stateDir); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("recover of a live shim: %v", err)
+	}
+}
+
+// Bad input: a clear error and nothing left.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	ct := startShim(t, cOpts{args: []string{"true"}})
+	ctx := ct.ctx()
+	if _, err := ct.c.Create(ctx, shim.CreateOpts{LogPath: "relative.log"}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("relative log path: %v", err)
+	}
+	if _, err := ct.c.Create(ctx, shim.CreateOpts{LogMaxSize: -1, LogPath: "/tmp/x"}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("negative log size: %v", err)
+	}
+	if err := ct.c.Kill(ctx, "", 0, false); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("signal 0: %v", err)
+	}
+	if _, err := ct.c.Start(ctx, ""); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("start before create: %v", err)
+	}
+	if _, err := ct.c.Wait(ctx, "nope"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("wait unknown exec: %v", err)
+	}
+	// Nothing was made by the refused calls.
+	entries, _ := os.ReadDir(ct.stateDir)
+	names := map[string]bool{}
+	for _, e := range entries {
+		names[e.Name()] = true
+	}
+	for _, want := range []string{shim.ConfigFile, shim.PidFile, shim.LogFile} {
+		if !names[want] {
+			t.Errorf("state dir lacks %s", want)
+		}
+	}
+	if err := ct.c.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown of a shim with no container: %v", err)
+	}
+	ct.checkGone()
+
+	// Start options.
+	if _, err := client.Start(ctx, client.StartOpts{ID: "x", Bundle: "rel", StateDir: t.TempDir(), Runtime: "runc"}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("relative bundle: %v", err)
+	}
+	dir := filepath.Join(t.TempDir(), "s")
+	if _, err := client.Start(ctx, client.StartOpts{ID: "x", Bundle: "/b", StateDir: dir, Runtime: "/no/such/runtime"}); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("missing runtime: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("failed start left %s", dir)
+	}
+}
+
+// The runtime's create fails (cwd missing in the rootfs): the error names
+// it, the shim still serves, and nothing is left.
+func TestCreateFails(t *testing.T) {
+	t.Parallel()
+	ct := startShim(t, cOpts{args: []string{"true"}, edit: func(s *specs.Spec) { s.Process.Cwd = "/no/such/dir" }})
+	ctx := ct.ctx()
+	_, err := ct.c.Create(ctx, shim.CreateOpts{})
+	if err == nil {
+		t.Fatal("create with a missing cwd succeeded")
+	}
+	t.Logf("create error: %v", err)
+	if _, err := os.Stat(filepath.Join(ct.runtimeRoot, ct.id)); !os.IsNotExist(err) {
+		t.Fatalf("failed create left runtime state")
+	}
+	if err := ct.c.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ct.c.Delete(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	ct.checkGone()
+}
