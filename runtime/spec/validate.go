@@ -511,6 +511,12 @@ func validateLinux(s *specs.Spec) error {
 	if err != nil {
 		return err
 	}
+	if len(s.Hostname) > 64 {
+		return bad("hostname", "%d bytes, the kernel allows at most 64", len(s.Hostname))
+	}
+	if len(s.Domainname) > 64 {
+		return bad("domainname", "%d bytes, the kernel allows at most 64", len(s.Domainname))
+	}
 	if (s.Hostname != "" || s.Domainname != "") && !ns.has[specs.UTSNamespace] {
 		f := "hostname"
 		if s.Hostname == "" {

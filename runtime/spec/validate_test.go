@@ -43,6 +43,7 @@ func TestValidate(t *testing.T) {
 		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, "process.cwd"},
 		{"bad env", func(s *specs.Spec) { s.Process.Env = append(s.Process.Env, "NOVALUE") }, "process.env[2]"},
 		{"empty env key", func(s *specs.Spec) { s.Process.Env = []string{"=x"} }, "process.env[0]"},
+		{"hostname too long", func(s *specs.Spec) { s.Hostname = strings.Repeat("h", 65) }, "hostname"},
 		{"umask", func(s *specs.Spec) { m := uint32(0o1000); s.Process.User.Umask = &m }, "process.user.umask"},
 		{"unknown cap", func(s *specs.Spec) { s.Process.Capabilities.Bounding = []string{"CAP_BOGUS"} }, "process.capabilities"},
 		{"unknown rlimit", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}} }, "process.rlimits[0].type"},
