@@ -75,9 +75,19 @@ func New(stateDir, name string) (string, error) {
 }
 
 func unshareAndPin(p string) error {
+	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open current netns: %w", err)
+	}
+	defer unix.Close(orig)
 	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
 		return fmt.Errorf("unshare(CLONE_NEWNET): %w", err)
 	}
+	// Go the thread back to its namespace when done. The thread stays
+	// locked regardless and is discarded; but the runtime never discards
+	// the process's main thread (it parks it), and a parked thread must
+	// not hold the new namespace alive after Remove.
+	defer unix.Setns(orig, unix.CLONE_NEWNET)
 	src := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
 	if err := unix.Mount(src, p, "none", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("bind mount %s: %w", src, err)
@@ -236,12 +246,19 @@ func Do(p string, fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("open current netns: %w", err)
+			return
+		}
+		defer unix.Close(orig)
 		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			errc <- fmt.Errorf("netns %s: open: %w", p, err)
 			return
 		}
 		defer unix.Close(fd)
+		defer unix.Setns(orig, unix.CLONE_NEWNET) // see unshareAndPin
 		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
 			errc <- fmt.Errorf("netns %s: setns: %w", p, err)
 			return
