@@ -8,7 +8,7 @@ set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 BERTH_BIN=${BERTH_BIN:-$HERE/../bin}
 RUNTIME=${RUNTIME:-$BERTH_BIN/berth-runtime}
-RUNTIME=$(command -v "$RUNTIME" || true)
+RUNTIME=$(command -v "$RUNTIME" || true); [ -n "$RUNTIME" ] && RUNTIME=$(readlink -f "$RUNTIME")
 [ -n "$RUNTIME" ] && [ -x "$RUNTIME" ] || { echo "demo: berth-runtime not built (run make build)" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "demo: run as root" >&2; exit 1; }
 [ -x /bin/busybox ] || { echo "demo: /bin/busybox missing: apt-get install busybox-static" >&2; exit 1; }

@@ -477,7 +477,7 @@ func (m *v1Manager) setBlkio(b *specs.LinuxBlockIO) error {
 	if !fileExists(d, weightFile) && fileExists(d, "blkio.bfq.weight") {
 		weightFile, devFile = "blkio.bfq.weight", "blkio.bfq.weight_device"
 	}
-	if b.Weight != nil {
+	if b.Weight != nil && *b.Weight != 0 { // 0 means "unset" (Docker sends it), as on v2
 		if err := m.write(d, weightFile, strconv.FormatUint(uint64(*b.Weight), 10)); err != nil {
 			return fmt.Errorf("linux.resources.blockIO.weight: %w", err)
 		}

@@ -114,6 +114,10 @@ fi
 LOGS=$WORK/logs-$RUNTIME_NAME
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 RESULTS=$WORK/results-$RUNTIME_NAME.txt
+# The programs make their bundles with os.MkdirTemp: a private TMPDIR keeps them apart
+# from anybody else's run, and lets the cleanup below touch only what this run made.
+SUITE_TMP=$WORK/tmp-$RUNTIME_NAME-$$
+rm -rf "$SUITE_TMP" && mkdir -p "$SUITE_TMP"
 : >"$RESULTS.tmp"
 
 # Containers the suite leaves behind (a program killed by the timeout, a runtime that
@@ -122,12 +126,12 @@ RESULTS=$WORK/results-$RUNTIME_NAME.txt
 cleanup_leftovers() {
   local ids
   ids=$("$RUNTIME_PATH" list --format json 2>/dev/null |
-    jq -r '.[]? | select(.bundle | test("/ocitest[^/]*$")) | .id' 2>/dev/null) || return 0
+    jq -r --arg d "$SUITE_TMP/" '.[]? | select(.bundle | startswith($d)) | .id' 2>/dev/null) || return 0
   for id in $ids; do
     "$RUNTIME_PATH" kill "$id" KILL >/dev/null 2>&1
     timeout 20 "$RUNTIME_PATH" delete --force "$id" >/dev/null 2>&1
   done
-  rm -rf "${TMPDIR:-/tmp}"/ocitest* 2>/dev/null
+  rm -rf "$SUITE_TMP"/ocitest* 2>/dev/null
 }
 
 echo "conformance-oci: $RUNTIME_PATH ($("$RUNTIME_PATH" --version 2>/dev/null | head -1)), $RT_MODULE@$RT_VERSION"
@@ -136,7 +140,7 @@ start_all=$(date +%s)
 for p in "${PROGRAMS[@]}"; do
   log=$LOGS/$p.log
   t0=$(date +%s%N)
-  (cd "$SRC" && RUNTIME=$RUNTIME_CMD timeout -k 5 "$TIMEOUT" "bin/$p" </dev/null >"$log" 2>&1)
+  (cd "$SRC" && TMPDIR=$SUITE_TMP RUNTIME=$RUNTIME_CMD timeout -k 5 "$TIMEOUT" "bin/$p" </dev/null >"$log" 2>&1)
   rc=$?
   ms=$(( ($(date +%s%N) - t0) / 1000000 )); secs=$((ms / 1000)).$(( (ms % 1000) / 100 ))
   nok=$(grep -c '^not ok' "$log")
@@ -162,6 +166,7 @@ for p in "${PROGRAMS[@]}"; do
   cleanup_leftovers
 done
 mv "$RESULTS.tmp" "$RESULTS"
+rmdir "$SUITE_TMP" 2>/dev/null || echo "conformance-oci: note: leftovers in $SUITE_TMP" >&2
 cp "$RESULTS" "$WORK/results.txt"
 echo "oci conformance: $pass/$total passed ($RUNTIME_NAME, $(( $(date +%s) - start_all ))s; logs in $LOGS)" | tee -a "$RESULTS"
 if [ "$pass" -lt "$MIN_PASS" ]; then
