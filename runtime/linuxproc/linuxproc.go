@@ -138,8 +138,11 @@ func SetRlimits(rl []specs.POSIXRlimit) error {
 		if err := unix.Prlimit(0, res, nil, &old); err != nil {
 			return fmt.Errorf("process.rlimits[%d] %s: read current limit: %w", i, r.Type, err)
 		}
-		nl := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if err := unix.Prlimit(0, res, &nl, nil); err != nil {
+		// syscall.Setrlimit, not a raw prlimit: for RLIMIT_NOFILE it also tells
+		// the Go runtime not to restore the soft limit it raised at start-up
+		// when this process execs the user program.
+		nl := syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := syscall.Setrlimit(res, &nl); err != nil {
 			if err == unix.EPERM && r.Hard > old.Max {
 				return fmt.Errorf("process.rlimits[%d] %s: raising the hard limit from %s to %s requires CAP_SYS_RESOURCE, which this runtime does not have: %w",
 					i, r.Type, limitString(old.Max), limitString(r.Hard), errdefs.ErrFailedPrecondition)

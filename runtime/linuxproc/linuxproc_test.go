@@ -28,6 +28,7 @@ var helpers = map[string]func() error{
 	"hostname":    helperHostname,
 	"sysctl":      helperSysctl,
 	"rlimits":     helperRlimits,
+	"rlimitexec":  helperRlimitExec,
 	"oom":         helperOOM,
 	"personality": helperPersonality,
 	"ioprio":      helperIOPrio,
@@ -151,6 +152,35 @@ func helperRlimits() error {
 }
 
 func TestSetRlimits(t *testing.T) { inChild(t, "rlimits", 0) }
+
+// The limits survive exec: the Go runtime raises RLIMIT_NOFILE's soft limit
+// at start-up and would restore its original value on exec. The exec'd
+// program is busybox (not Go, which would raise it again) printing its limits.
+func helperRlimitExec() error {
+	if err := SetRlimits([]specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 300, Hard: 400}}); err != nil {
+		return err
+	}
+	return unix.Exec(testutil.BusyboxStatic, []string{"cat", "/proc/self/limits"}, os.Environ())
+}
+
+func TestSetRlimitsSurviveExec(t *testing.T) {
+	testutil.Integration(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=rlimitexec")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	ok := false
+	for _, l := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(l); len(f) >= 5 && strings.HasPrefix(l, "Max open files") {
+			ok = f[3] == "300" && f[4] == "400"
+		}
+	}
+	if !ok {
+		t.Fatalf("RLIMIT_NOFILE after exec is not 300/400:\n%s", out)
+	}
+}
 
 func helperOOM() error {
 	v := 500
