@@ -109,3 +109,51 @@ func splitRule(line string) ([]string, error) {
 	}
 	return args, nil
 }
+
+// purgeForwardRules deletes the firewall plugin's CNI-FORWARD rules for the
+// given container addresses (CIDR form). The plugin needs the ADD result to
+// find them on DEL; this covers a lost result cache. It must run while the
+// addresses are still leased to the container, i.e. before the DEL.
+func purgeForwardRules(cidrs []string) error {
+	if len(cidrs) == 0 {
+		return nil
+	}
+	if _, err := exec.LookPath("iptables-save"); err != nil {
+		return nil
+	}
+	hosts := map[string]bool{}
+	for _, c := range cidrs {
+		if i := strings.IndexByte(c, '/'); i >= 0 {
+			c = c[:i]
+		}
+		hosts[c+"/32"] = true
+	}
+	out, err := exec.Command("iptables-save", "-t", "filter").Output()
+	if err != nil {
+		return fmt.Errorf("iptables-save -t filter: %w", err)
+	}
+	var firstErr error
+	for _, line := range strings.Split(string(out), "\n") {
+		if !strings.HasPrefix(line, "-A CNI-FORWARD ") {
+			continue
+		}
+		args, err := splitRule(line)
+		if err != nil {
+			continue
+		}
+		match := false
+		for i := 0; i+1 < len(args); i++ {
+			if (args[i] == "-s" || args[i] == "-d") && hosts[args[i+1]] {
+				match = true
+			}
+		}
+		if !match {
+			continue
+		}
+		args[0] = "-D"
+		if o, err := exec.Command("iptables", append([]string{"-w", "-t", "filter"}, args...)...).CombinedOutput(); err != nil && firstErr == nil {
+			firstErr = fmt.Errorf("iptables %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(o)))
+		}
+	}
+	return firstErr
+}

@@ -790,7 +790,15 @@ func (m *Manager) del(ctx context.Context, a *attachment, e *attachedEntry) erro
 		// and still release IPAM and host-side rules.
 		nsPath = ""
 	}
-	if err := m.cni.DelNetworkList(ctx, list, rtConf(a.ContainerID, nsPath, e.IfName, e, a)); err != nil {
+	rt := rtConf(a.ContainerID, nsPath, e.IfName, e, a)
+	if cached, err := m.cni.GetNetworkListCachedResult(list, rt); (err != nil || cached == nil) && e.Endpoint != nil {
+		// Without the cached ADD result the firewall plugin cannot find
+		// its rules: remove them by address while the lease is still ours.
+		if err := purgeForwardRules(e.Endpoint.IPs); err != nil {
+			m.log.Warn("detach: removing firewall rules", "container", a.ContainerID, "network", e.Network, "err", err)
+		}
+	}
+	if err := m.cni.DelNetworkList(ctx, list, rt); err != nil {
 		return fmt.Errorf("container %s: detach from network %q: %w", a.ContainerID, e.Network, err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 
@@ -57,6 +58,11 @@ func TestDefaultBridgePublish(t *testing.T) {
 	serve(t, ns, "127.0.0.1:82", "lo-82")
 	mustFetch(t, ns, "127.0.0.1:82", "lo-82") // loopback is up in the netns
 	mustFetch(t, "", net.JoinHostPort(pfx.Addr().String(), "80"), "hello-80")
+	// portmap turns on route_localnet on the bridge for a 127.0.0.1 mapping
+	// (DNAT of loopback traffic to a bridge address needs it).
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/conf/" + e.bridge + "/route_localnet"); err != nil || strings.TrimSpace(string(b)) != "1" {
+		t.Fatalf("route_localnet on %s: %q %v", e.bridge, b, err)
+	}
 	mustFetch(t, "", fmt.Sprintf("127.0.0.1:%d", res.PortMappings[0].HostPort), "hello-80")
 	mustFetch(t, "", fmt.Sprintf("127.0.0.1:%d", res.PortMappings[1].HostPort), "hello-81")
 	if hostIP := hostAddr(t); hostIP != "" {
@@ -102,7 +108,7 @@ func TestDefaultBridgePublish(t *testing.T) {
 	if n := vethCount(t, e.bridge); n != 0 {
 		t.Fatalf("%d veths left on %s", n, e.bridge)
 	}
-	e.assertNoLeaks(id, ns, network.DefaultNetworkName)
+	e.assertNoLeaksIPs(id, ns, []string{pfx.Addr().String()}, network.DefaultNetworkName)
 	if _, err := fetch("", fmt.Sprintf("127.0.0.1:%d", res.PortMappings[0].HostPort)); err == nil {
 		t.Fatalf("published port still answers after detach")
 	}

@@ -189,6 +189,12 @@ func nsRun(t *testing.T, nsPath string, args ...string) string {
 
 // assertNoLeaks checks nothing of the container is left on the host.
 func (e *env) assertNoLeaks(containerID, nsPath string, networks ...string) {
+	e.assertNoLeaksIPs(containerID, nsPath, nil, networks...)
+}
+
+// assertNoLeaksIPs is assertNoLeaks that also looks for rules naming the
+// container's former addresses (bare IPs).
+func (e *env) assertNoLeaksIPs(containerID, nsPath string, ips []string, networks ...string) {
 	t := e.t
 	t.Helper()
 	for _, table := range []string{"filter", "nat", "mangle"} {
@@ -197,6 +203,12 @@ func (e *env) assertNoLeaks(containerID, nsPath string, networks ...string) {
 			if strings.Contains(line, containerID) {
 				t.Errorf("iptables %s rule left for %s: %s", table, containerID, line)
 			}
+		}
+	}
+	for _, ip := range ips {
+		out := run(t, "iptables-save")
+		if strings.Contains(out, " "+ip+"/32 ") {
+			t.Errorf("iptables rule for %s (%s) left:\n%s", ip, containerID, out)
 		}
 	}
 	for _, n := range networks {

@@ -170,8 +170,9 @@ func TestDetachAfterNetnsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	hp := freePort(t)
-	if _, err := e.mgr.Attach(ctx, id, p, []string{network.DefaultNetworkName}, network.AttachOpts{
-		PortMappings: []network.PortMapping{{HostPort: hp, ContainerPort: 80, Protocol: "tcp"}}}); err != nil {
+	res, err := e.mgr.Attach(ctx, id, p, []string{network.DefaultNetworkName}, network.AttachOpts{
+		PortMappings: []network.PortMapping{{HostPort: hp, ContainerPort: 80, Protocol: "tcp"}}})
+	if err != nil {
 		netns.Remove(p)
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ func TestDetachAfterNetnsGone(t *testing.T) {
 	if err := e.mgr.Detach(ctx, id, "", nil); err != nil {
 		t.Fatal(err)
 	}
-	e.assertNoLeaks(id, p, network.DefaultNetworkName)
+	e.assertNoLeaksIPs(id, p, []string{addr(res.Endpoints[0])}, network.DefaultNetworkName)
 }
 
 // TestPortConflict: a host port published by one container is refused to
