@@ -138,9 +138,8 @@ func SetRlimits(rl []specs.POSIXRlimit) error {
 		if err := unix.Prlimit(0, res, nil, &old); err != nil {
 			return fmt.Errorf("process.rlimits[%d] %s: read current limit: %w", i, r.Type, err)
 		}
-		// syscall.Setrlimit, not a raw prlimit: for RLIMIT_NOFILE it also tells
-		// the Go runtime not to restore the soft limit it raised at start-up
-		// when this process execs the user program.
+		// Through the syscall package: for RLIMIT_NOFILE it tells the Go
+		// runtime not to restore, at exec, the soft limit it raised at start-up.
 		nl := syscall.Rlimit{Cur: r.Soft, Max: r.Hard}
 		if err := syscall.Setrlimit(res, &nl); err != nil {
 			if err == unix.EPERM && r.Hard > old.Max {

@@ -154,8 +154,9 @@ func helperRlimits() error {
 func TestSetRlimits(t *testing.T) { inChild(t, "rlimits", 0) }
 
 // The limits survive exec: the Go runtime raises RLIMIT_NOFILE's soft limit
-// at start-up and would restore its original value on exec. The exec'd
-// program is busybox (not Go, which would raise it again) printing its limits.
+// at start-up and restores its original value on exec unless told the limit
+// was set. The exec'd program is busybox (a Go program would raise it again)
+// printing its limits.
 func helperRlimitExec() error {
 	if err := SetRlimits([]specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 300, Hard: 400}}); err != nil {
 		return err
@@ -165,7 +166,9 @@ func helperRlimitExec() error {
 
 func TestSetRlimitsSurviveExec(t *testing.T) {
 	testutil.Integration(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	// Started with a soft limit below the hard one, so that the Go runtime
+	// raises it and remembers the original, as in a real runtime.
+	cmd := exec.Command(testutil.BusyboxStatic, "sh", "-c", `ulimit -S -n 100 && exec "$0" -test.run='^$'`, os.Args[0])
 	cmd.Env = append(os.Environ(), helperEnv+"=rlimitexec")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
