@@ -71,6 +71,9 @@ func TestLifecycle(t *testing.T) {
 	if _, errs, code := r.run("create", "--bundle", bundle, id); code == 0 || !strings.Contains(errs, "already exists") {
 		t.Fatalf("duplicate create: exit %d, %q", code, errs)
 	}
+	if _, errs, code := r.run("delete", id); code == 0 || !strings.Contains(errs, "not stopped: created") {
+		t.Fatalf("delete of a created container: exit %d %q", code, errs)
+	}
 	r.ok("start", id)
 	waitFile(t, filepath.Join(dir, "ran"))
 	if st := r.state(id); st.Status != "running" {
@@ -99,8 +102,13 @@ func TestLifecycle(t *testing.T) {
 	}
 	r.ok("kill", id, "KILL")
 	waitStatus(t, r, id, "stopped")
-	if _, errs, code := r.run("kill", id); code == 0 || !strings.Contains(errs, "not running") {
+	// Signalling a stopped container has no effect: an error once its init
+	// is reaped, nothing while it is an unreaped zombie (as with crun).
+	if _, errs, code := r.run("kill", id); code != 0 && !strings.Contains(errs, "not running") {
 		t.Fatalf("kill stopped: exit %d %q", code, errs)
+	}
+	if st := r.state(id); st.Status != "stopped" {
+		t.Fatalf("kill changed a stopped container: %s", st.Status)
 	}
 	r.ok("delete", id)
 	assertGone(t, r, id, st.Pid)
@@ -316,8 +324,7 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 	r := newRT(t)
 	dir := t.TempDir()
 	cases := map[string]func(*specs.Spec){
-		"missing program": func(s *specs.Spec) { s.Process.Args = []string{"/no/such/program"} },
-		"bad cwd":         func(s *specs.Spec) { s.Process.Cwd = "/no/such/dir" },
+		"bad cwd": func(s *specs.Spec) { s.Process.Cwd = "/no/such/dir" },
 		"failing hook": func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 1"}}},
 				Poststop: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "touch " + dir + "/poststop"}}}}
@@ -345,6 +352,18 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "poststop")); err == nil {
 		t.Error("poststop hook ran for a container that was never created")
 	}
+	// A missing program is reported by start (it may be put in place after
+	// create), and the failed container is stopped and deletable.
+	bundle := testutil.Bundle(t, nil, "/no/such/program")
+	id := uniqueID(t)
+	r.cleanup(id)
+	r.ok("create", "--bundle", bundle, id)
+	if _, errs, code := r.run("start", id); code == 0 || !strings.Contains(errs, "/no/such/program") {
+		t.Fatalf("start of a missing program: exit %d %q", code, errs)
+	}
+	waitStatus(t, r, id, "stopped")
+	r.ok("delete", id)
+	assertGone(t, r, id, 0)
 	for _, id := range []string{"a/b", "..", "", "x y"} {
 		_, errs, code := r.run("create", "--bundle", testutil.Bundle(t, nil, "true"), id)
 		if code == 0 || !strings.Contains(errs, "container id") {
@@ -458,7 +477,7 @@ func TestRuntimeBinaryIsReadOnly(t *testing.T) {
 		f.Close()
 		t.Fatal("runtime binary opened for writing through /proc/<pid>/exe")
 	}
-	r.ok("delete", id)
+	r.ok("delete", "--force", id)
 	assertGone(t, r, id, st.Pid)
 }
 

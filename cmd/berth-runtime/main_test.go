@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,6 +139,7 @@ func TestParseInterleaved(t *testing.T) {
 
 func TestRootlessFlag(t *testing.T) {
 	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	var r rootlessFlag
 	fs.Var(&r, "rootless", "")
 	if err := fs.Parse([]string{"--rootless", "create"}); err != nil || r.v != "true" || fs.Arg(0) != "create" {

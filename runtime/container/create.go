@@ -126,7 +126,8 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 		return nil, fmt.Errorf("exec fifo: %w", err)
 	}
 	_ = unix.Chmod(fifoPath, 0o622)
-	fifo, err := os.OpenFile(fifoPath, unix.O_PATH|unix.O_CLOEXEC, 0)
+	// init opens the fifo relative to the state directory (see initproc.FifoName).
+	fifo, err := os.OpenFile(h.Dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("exec fifo: %w", err)
 	}
@@ -203,7 +204,10 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 		switch m.Type {
 		case initproc.MsgMounted:
 			phase("rootfs mounted")
-			if err := hooks.RunAll(s.Hooks, hooks.Prestart, ociState); err != nil {
+			// The runtime-tools suite and runc hand prestart hooks "created".
+			pre := *ociState
+			pre.Status = specs.StateCreated
+			if err := hooks.RunAll(s.Hooks, hooks.Prestart, &pre); err != nil {
 				return nil, err
 			}
 			if err := hooks.RunAll(s.Hooks, hooks.CreateRuntime, ociState); err != nil {

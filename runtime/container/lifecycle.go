@@ -108,6 +108,12 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	}
 	status := r.status(filepath.Join(r.root(), id), st)
 	if status == StatusStopped {
+		// An init that exited but is not reaped yet still exists: signalling
+		// it has no effect and is not an error (as with crun). Once it is
+		// gone, the container is not running.
+		if ps, err := state.Stat(st.Pid); err == nil && ps.State == 'Z' && ps.StartTime == st.StartTime {
+			return nil
+		}
 		return fmt.Errorf("container not running: %w", errdefs.ErrFailedPrecondition)
 	}
 	if all {
@@ -164,8 +170,10 @@ func (r *Runtime) Delete(id string, force bool) error {
 		return h.Remove()
 	}
 	status := r.status(h.Dir, st)
+	// The runtime spec: deleting a container that is not stopped (created
+	// included) is an error; --force kills it first.
 	switch status {
-	case StatusStopped, StatusCreated:
+	case StatusStopped:
 	default:
 		if !force {
 			return fmt.Errorf("cannot delete container %s that is not stopped: %s: %w", id, status, errdefs.ErrFailedPrecondition)

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -154,7 +155,9 @@ func runCreate(cfg *Config, sync *os.File) error {
 	}
 	sync.Close()
 	// Block until `start` opens the fifo for reading: no user code runs before.
-	fifo, err := unix.Open("/proc/self/fd/"+strconv.Itoa(cfg.FifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	// FifoFD is an O_PATH fd of the state directory: the lookup needs neither
+	// /proc nor the host's root, which the container may lack after pivot.
+	fifo, err := unix.Openat(cfg.FifoFD, FifoName, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
@@ -232,6 +235,16 @@ func setupConsole(cfg *Config) (*os.File, error) {
 	return master, nil
 }
 
+// permittedCaps returns the calling thread's permitted capability set.
+func permittedCaps() (uint64, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return 0, err
+	}
+	return uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32, nil
+}
+
 // mountConsole binds the pty slave onto /dev/console, as runc does.
 func mountConsole(slave *os.File) error {
 	fd, err := unix.Open("/dev/console", unix.O_RDONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
@@ -290,18 +303,35 @@ func prepareProcess(cfg *Config) (*proc, error) {
 		}
 		return nil, fmt.Errorf("process.cwd %q: %w", p.Cwd, err)
 	}
-	path, err := lookPath(p.Args[0], env, p.Cwd)
-	if err != nil {
-		return nil, fmt.Errorf("process.args[0] %q: %w", p.Args[0], err)
-	}
+	// A program that is missing now may be put in place before start (the
+	// runtime-tools suite does): the lookup is repeated then, and only that
+	// one's failure counts.
+	path, _ := lookPath(p.Args[0], env, p.Cwd)
 	return &proc{p: p, path: path, env: env, caps: cs}, nil
 }
 
 // exec applies the process attributes in the order the kernel needs and execs.
 func (pr *proc) exec(cfg *Config) error {
 	p := pr.p
+	// Nothing of ours may reach the user process: every fd above stdio and the
+	// preserved ones is closed on exec. Done first: a seccomp profile may not
+	// allow close_range.
+	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close inherited fds: %w", err)
+	}
 	if err := linuxproc.SetRlimits(p.Rlimits); err != nil {
 		return err
+	}
+	// The Go runtime raised its own RLIMIT_NOFILE soft limit at start and
+	// would restore the one it found at exec, undoing process.rlimits: a
+	// syscall.Setrlimit of the current value tells it not to.
+	for _, rl := range p.Rlimits {
+		if rl.Type == "RLIMIT_NOFILE" {
+			var nofile syscall.Rlimit
+			if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &nofile); err == nil {
+				_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &nofile)
+			}
+		}
 	}
 	if cfg.Spec != nil && cfg.Spec.Linux != nil {
 		if err := linuxproc.SetPersonality(cfg.Spec.Linux.Personality); err != nil {
@@ -317,6 +347,15 @@ func (pr *proc) exec(cfg *Config) error {
 		if err := linuxproc.SetScheduler(p.Scheduler); err != nil {
 			return err
 		}
+	}
+	// Capabilities the runtime itself does not hold (a host root without
+	// CAP_SYS_RESOURCE, say) cannot be granted: they are left out rather than
+	// failing every privileged container.
+	if have, err := permittedCaps(); err == nil {
+		pr.caps.Permitted &= have
+		pr.caps.Effective &= have
+		pr.caps.Inheritable &= have
+		pr.caps.Ambient &= have
 	}
 	if err := pr.caps.DropBounding(); err != nil {
 		return err
@@ -349,10 +388,12 @@ func (pr *proc) exec(cfg *Config) error {
 	if err := chdirInside(p.Cwd); err != nil {
 		return err
 	}
-	// Nothing of ours may reach the user process: every fd above stdio and the
-	// preserved ones is closed on exec.
-	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close inherited fds: %w", err)
+	if pr.path == "" {
+		path, err := lookPath(p.Args[0], pr.env, "")
+		if err != nil {
+			return fmt.Errorf("process.args[0] %q: %w", p.Args[0], err)
+		}
+		pr.path = path
 	}
 	if sc != nil && p.NoNewPrivileges {
 		if err := loadSeccomp(sc, cfg); err != nil {

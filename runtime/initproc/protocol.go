@@ -28,7 +28,7 @@ type Config struct {
 	// NoNewKeyring keeps the caller's session keyring.
 	NoNewKeyring bool `json:"noNewKeyring,omitempty"`
 	// Fds inherited from the parent (numbers inside this process); -1 when absent.
-	FifoFD    int `json:"fifoFd"`
+	FifoFD    int `json:"fifoFd"` // O_PATH fd of the state directory holding FifoName
 	ConsoleFD int `json:"consoleFd"`
 	// PreserveFDs: fds 3 .. 3+PreserveFDs-1 are passed to the user process.
 	PreserveFDs int `json:"preserveFds"`
@@ -39,6 +39,10 @@ type Config struct {
 	// HostPid is the init's pid as the runtime sees it (exec: the process's).
 	HostPid int `json:"hostPid"`
 }
+
+// FifoName is the exec fifo inside the state directory; opening it for writing
+// blocks init until `start` opens it for reading.
+const FifoName = "exec.fifo"
 
 // Message types on the sync socket.
 const (

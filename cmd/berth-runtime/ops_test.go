@@ -1,0 +1,104 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-containers/berth/internal/testutil"
+)
+
+func TestUpdateEventsList(t *testing.T) {
+	r := newRT(t)
+	bundle := testutil.Bundle(t, nil, "sleep", "100")
+	id := uniqueID(t)
+	r.cleanup(id)
+	r.ok("run", "--detach", "--bundle", bundle, id)
+	r.ok("update", "--pids-limit", "77", "--memory", "64m", id)
+	if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids/berth", id, "pids.max")); err != nil || strings.TrimSpace(string(b)) != "77" {
+		t.Fatalf("pids.max after update: %q %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/memory/berth", id, "memory.limit_in_bytes")); err != nil || strings.TrimSpace(string(b)) != "67108864" {
+		t.Fatalf("memory limit after update: %q %v", b, err)
+	}
+	res := filepath.Join(t.TempDir(), "res.json")
+	os.WriteFile(res, []byte(`{"pids":{"limit":55}}`), 0o644)
+	r.ok("update", "--resources", res, id)
+	if b, _ := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids/berth", id, "pids.max")); strings.TrimSpace(string(b)) != "55" {
+		t.Fatalf("pids.max after --resources: %q", b)
+	}
+	if _, errs, code := r.run("update", "--pids-limit", "lots", id); code == 0 || !strings.Contains(errs, "--pids-limit") {
+		t.Fatalf("bad --pids-limit: exit %d %q", code, errs)
+	}
+	var ev struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+		Data struct {
+			Pids struct {
+				Current uint64 `json:"current"`
+				Limit   uint64 `json:"limit"`
+			} `json:"pids"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(r.ok("events", "--stats", id)), &ev); err != nil || ev.Type != "stats" || ev.ID != id || ev.Data.Pids.Current != 1 {
+		t.Fatalf("events --stats: %+v %v", ev, err)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(r.ok("list", "--format", "json")), &list); err != nil || len(list) != 1 || list[0]["id"] != id || list[0]["status"] != "running" {
+		t.Fatalf("list json: %v %v", list, err)
+	}
+	if out := r.ok("list", "-q"); out != id+"\n" {
+		t.Fatalf("list -q: %q", out)
+	}
+	r.ok("delete", "--force", id)
+	assertGone(t, r, id, 0)
+}
+
+func TestPreserveFDs(t *testing.T) {
+	r := newRT(t)
+	bundle := testutil.Bundle(t, nil, "sh", "-c", "cat <&3; ls /proc/self/fd")
+	id := uniqueID(t)
+	r.cleanup(id)
+	p := filepath.Join(t.TempDir(), "extra")
+	os.WriteFile(p, []byte("through-fd-3\n"), 0o644)
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out, errF := filepath.Join(t.TempDir(), "out"), filepath.Join(t.TempDir(), "err")
+	of, _ := os.Create(out)
+	ef, _ := os.Create(errF)
+	c := r.cmd("run", "--preserve-fds", "1", "--bundle", bundle, id)
+	c.Stdout, c.Stderr = of, ef
+	c.ExtraFiles = []*os.File{f}
+	err = c.Run()
+	of.Close()
+	ef.Close()
+	b, _ := os.ReadFile(out)
+	e, _ := os.ReadFile(errF)
+	if err != nil || !strings.HasPrefix(string(b), "through-fd-3\n") {
+		t.Fatalf("run --preserve-fds: %v out %q err %q", err, b, e)
+	}
+	// Only stdio, the preserved fd and ls's own directory fd: nothing leaked.
+	fds := strings.Fields(strings.TrimPrefix(string(b), "through-fd-3\n"))
+	if len(fds) > 5 {
+		t.Fatalf("fds in the container: %v", fds)
+	}
+}
+
+func TestNoNewKeyringAndNoPivot(t *testing.T) {
+	r := newRT(t)
+	bundle := testutil.Bundle(t, func(s *specs.Spec) { s.Root.Readonly = false }, "sh", "-c", "cat /proc/self/mountinfo | head -1")
+	id := uniqueID(t)
+	r.cleanup(id)
+	out, errs, code := r.run("run", "--no-pivot", "--no-new-keyring", "--bundle", bundle, id)
+	if code != 0 || !strings.Contains(out, " / ") {
+		t.Fatalf("run --no-pivot: exit %d out %q err %q", code, out, errs)
+	}
+	assertGone(t, r, id, 0)
+}
