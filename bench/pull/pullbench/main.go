@@ -189,6 +189,10 @@ func measure(work, bin, tool, ref string) (sample, error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// Start from a clean page cache: dirty data a previous sample left
+	// (the other daemon's unpacked files) would otherwise be written back
+	// during this one and charged to it.
+	syscall.Sync()
 	start := time.Now()
 	cmd := exec.Command(pull[0], pull[1:]...)
 	o, err := cmd.CombinedOutput()
