@@ -48,7 +48,7 @@ section=$(mktemp)
   echo "on a fresh root with the daemon started for it and sync(2) called before the pull starts (so"
   echo "neither is charged for writing back the other's files). Peak RSS is the daemon's VmHWM after"
   echo "the pull. berthd syncs the filesystem once before committing the layers (crash safety);"
-  echo "containerd does not."
+  echo "containerd 1.6 does not (its sync after unpack is an opt-in CRI setting in later versions)."
   echo "Images: busybox from Debian's busybox-static, and an image generated deterministically by"
   echo "internal/testimage (seed 20241: $LAYERS layers of many small files, large files, hardlinks,"
   echo "symlinks, whiteouts; half compressible, half random; gzip)."
