@@ -206,6 +206,11 @@ func follow(ctx context.Context, path string, cur *os.File, rd *lineReader, ever
 				}
 				cur.Close()
 				cur, rd = nil, nil
+				// More than one rotation since the last look: our file
+				// is PATH.k; the ones rotated after it are complete.
+				if !drainNewer(path, st, emit) {
+					return
+				}
 				if err2 == nil {
 					continue
 				}
@@ -217,4 +222,32 @@ func follow(ctx context.Context, path string, cur *os.File, rd *lineReader, ever
 		case <-t.C:
 		}
 	}
+}
+
+// drainNewer reads in full the rotated files newer than old (which is now
+// PATH.k): PATH.(k-1) … PATH.1.
+func drainNewer(path string, old os.FileInfo, emit func(Entry, error) bool) bool {
+	k := 0
+	for i := 1; i < 1000; i++ {
+		st, err := os.Stat(path + "." + strconv.Itoa(i))
+		if err != nil {
+			return true
+		}
+		if os.SameFile(st, old) {
+			k = i
+			break
+		}
+	}
+	for j := k - 1; j >= 1; j-- {
+		f, err := os.Open(path + "." + strconv.Itoa(j))
+		if err != nil {
+			continue
+		}
+		ok := readAll(f, emit)
+		f.Close()
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
