@@ -107,9 +107,8 @@ func Pull(ctx context.Context, d *Deps, ref string, opts PullOptions) (images.Im
 	if err != nil {
 		return images.Image{}, err
 	}
-	for i, l := range m.Layers {
+	for _, l := range m.Layers {
 		tr.Set(layerRef(l.Digest), l.Digest.String(), l.MediaType, 0, l.Size, StatusWaiting)
-		_ = i
 	}
 
 	var sess *unpack.Session

@@ -17,6 +17,7 @@ type command struct {
 	aliases []string
 	usage   string // one line: "pull [OPTIONS] NAME[:TAG|@DIGEST]"
 	short   string
+	hidden  bool // reached through another command (e.g. `image prune`); not listed
 	run     func(g *globals, args []string) error
 }
 
@@ -91,7 +92,7 @@ func printUsage(fs *flag.FlagSet) {
 	seen := map[string]bool{}
 	var names []string
 	for _, c := range commands {
-		if !seen[c.name] {
+		if !seen[c.name] && !c.hidden {
 			seen[c.name] = true
 			names = append(names, c.name)
 		}

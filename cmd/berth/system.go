@@ -13,7 +13,7 @@ import (
 func init() {
 	register(&command{name: "system", usage: "system df | system check [--remove] | system prune", short: "Disk usage, orphan check, cleanup", run: runSystem})
 	register(&command{name: "gc", usage: "gc", short: "Collect garbage: free every blob and snapshot nothing references", run: runGC})
-	register(&command{name: "image-prune", usage: "image prune [-a]", short: "Remove untagged (with -a: all) images and free their space", run: runImagePrune})
+	register(&command{name: "image-prune", usage: "image prune [-a]", short: "Remove untagged (with -a: all) images and free their space", hidden: true, run: runImagePrune})
 }
 
 func runSystem(g *globals, args []string) error {
