@@ -16,6 +16,10 @@ import (
 
 const hostCgroupRoot = "/sys/fs/cgroup"
 
+// cgroupMountInfo lists the mounts the cgroup layout is read from; tests
+// replace it to present a v1, hybrid or pure v2 host.
+var cgroupMountInfo = readMountInfo
+
 // cgroupHierarchy is one host cgroup mount under /sys/fs/cgroup.
 type cgroupHierarchy struct {
 	name        string // directory under /sys/fs/cgroup ("cpu,cpuacct", "unified"; "" for pure v2)
@@ -152,7 +156,7 @@ func cgroupPathFor(paths map[string]string, h cgroupHierarchy) (string, bool) {
 // of the container's cgroup; on a v1 or hybrid host a tmpfs holding one mount
 // per host hierarchy, with the usual symlinks for co-mounted controllers.
 func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) error {
-	mounts, err := readMountInfo()
+	mounts, err := cgroupMountInfo()
 	if err != nil {
 		return err
 	}

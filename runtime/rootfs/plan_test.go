@@ -390,3 +390,52 @@ func TestPlanCgroupBinds(t *testing.T) {
 		}
 	}
 }
+
+// A pure cgroup v2 host, presented through a fake mountinfo: one cgroup2
+// mount at /sys/fs/cgroup, mounted directly in a cgroup namespace and bound
+// from the container's cgroup without one.
+func TestPlanCgroupV2(t *testing.T) {
+	old := cgroupMountInfo
+	t.Cleanup(func() { cgroupMountInfo = old })
+	cgroupMountInfo = func() ([]mountInfo, error) {
+		return parseMountInfo(strings.NewReader(
+			"25 1 0:22 / /sys rw,nosuid,nodev,noexec - sysfs sysfs rw\n" +
+				"30 25 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec - cgroup2 cgroup2 rw,nsdelegate\n"))
+	}
+	for _, cgroupns := range []bool{true, false} {
+		bundle, root := planBundle(t)
+		s := spec.Default(false, 0, 0)
+		s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+		if !cgroupns {
+			var ns []specs.LinuxNamespace
+			for _, n := range s.Linux.Namespaces {
+				if n.Type != specs.CgroupNamespace {
+					ns = append(ns, n)
+				}
+			}
+			s.Linux.Namespaces = ns
+		}
+		// "/" exists on every host under /sys/fs/cgroup.
+		rec := runPlan(t, s, bundle, root, Options{CgroupPaths: map[string]string{"": "/"}})
+		m := rec.find("mount", "/sys/fs/cgroup")
+		if len(m) == 0 {
+			t.Fatalf("cgroupns=%v: no mount at /sys/fs/cgroup:\n%s", cgroupns, dump(rec))
+		}
+		ro := unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV | unix.MS_RELATIME | unix.MS_RDONLY
+		if cgroupns {
+			if m[0].FSType != "cgroup2" || m[0].Flags != uintptr(ro) || len(m) != 1 {
+				t.Errorf("cgroupns: %v", m)
+			}
+		} else {
+			if m[0].Source != "/sys/fs/cgroup" || m[0].Flags != unix.MS_BIND|unix.MS_REC || len(m) != 2 ||
+				m[1].Flags != uintptr(ro)|unix.MS_BIND|unix.MS_REMOUNT {
+				t.Errorf("no cgroupns: %v", m)
+			}
+		}
+		for _, c := range rec.calls {
+			if c.FSType == "tmpfs" && c.Target == "/sys/fs/cgroup" {
+				t.Errorf("v2 host got a v1-style tmpfs: %v", c)
+			}
+		}
+	}
+}
