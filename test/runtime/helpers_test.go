@@ -22,6 +22,7 @@ import (
 	digest "github.com/opencontainers/go-digest"
 	imgspecs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-containers/berth/internal/testutil"
@@ -389,4 +390,57 @@ func staticGoBinary(t *testing.T, name, src string) string {
 		t.Fatalf("build %s: %v\n%s", name, err, b)
 	}
 	return out
+}
+
+func fmtSscan(s string, pid *int) (int, error) { return fmt.Sscanf(s, "%d", pid) }
+
+// state runs `state` and decodes it.
+func state(t *testing.T, rt, root, id string) specs.State {
+	t.Helper()
+	r := run(t, 30*time.Second, nil, rt, "--root", root, "state", id)
+	if r.code != 0 {
+		t.Fatalf("state %s: %s", id, r)
+	}
+	var st specs.State
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("state %s: not JSON: %v: %s", id, err, r.stdout)
+	}
+	return st
+}
+
+// hasCap reports whether this process has capability bit in its effective set.
+func hasCap(t *testing.T, bit uint) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "CapEff:"); ok {
+			var m uint64
+			fmt.Sscanf(strings.TrimSpace(v), "%x", &m)
+			return m&(1<<bit) != 0
+		}
+	}
+	return false
+}
+
+func nofileLimit(t *testing.T) (cur, max uint64) {
+	t.Helper()
+	var l unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &l); err != nil {
+		t.Fatal(err)
+	}
+	return l.Cur, l.Max
+}
+
+func ownOOMScoreAdj(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/oom_score_adj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v int
+	fmt.Sscanf(strings.TrimSpace(string(b)), "%d", &v)
+	return v
 }
