@@ -635,7 +635,8 @@ func (m *Manager) Attach(ctx context.Context, containerID, netnsPath string, net
 		}
 		ifName := "eth" + strconv.Itoa(ifIdx)
 		used[ifName] = true
-		rec.Networks = append(rec.Networks, attachedEntry{Network: c.Name, IfName: ifName, Conflist: mustJSON(c), Ports: i == 0 && len(ports) > 0})
+		withPorts := i == 0 && len(ports) > 0
+		rec.Networks = append(rec.Networks, attachedEntry{Network: c.Name, IfName: ifName, Conflist: mustJSON(c.forAttach(withPorts)), Ports: withPorts})
 	}
 	err = m.writeRecord(rec)
 	m.portMu.Unlock()

@@ -229,3 +229,20 @@ func trimExt(name, ext string) (string, bool) {
 	}
 	return strings.TrimSuffix(name, ext), true
 }
+
+// forAttach returns the chain to run for one attachment: without portmap when
+// the attachment publishes no ports (portmap would only cost time: its DEL
+// still scans iptables). The record keeps exactly this chain for the DEL.
+func (c *conflist) forAttach(withPorts bool) conflist {
+	out := *c
+	if withPorts {
+		return out
+	}
+	out.Plugins = nil
+	for _, p := range c.Plugins {
+		if p["type"] != "portmap" {
+			out.Plugins = append(out.Plugins, p)
+		}
+	}
+	return out
+}
