@@ -3,7 +3,6 @@ package rootfs
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -40,7 +39,7 @@ type Options struct {
 	IDMapped map[int]int
 	// Sys is the syscall seam; nil means the real kernel.
 	Sys Sys
-	// Log receives debug records; nil discards.
+	// Log receives debug records and warnings; nil means slog.Default().
 	Log *slog.Logger
 }
 
@@ -92,7 +91,7 @@ func New(s *specs.Spec, bundle string, opts Options) (*Rootfs, error) {
 		r.sys = Real{}
 	}
 	if r.log == nil {
-		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		r.log = slog.Default()
 	}
 	r.mountns = r.hasNamespace(specs.MountNamespace)
 	if opts.UserNS != nil {
