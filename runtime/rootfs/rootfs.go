@@ -39,7 +39,7 @@ type Options struct {
 	IDMapped map[int]int
 	// Sys is the syscall seam; nil means the real kernel.
 	Sys Sys
-	// Log receives debug records and warnings; nil means slog.Default().
+	// Log receives debug records and warnings; nil discards them.
 	Log *slog.Logger
 }
 
@@ -91,7 +91,9 @@ func New(s *specs.Spec, bundle string, opts Options) (*Rootfs, error) {
 		r.sys = Real{}
 	}
 	if r.log == nil {
-		r.log = slog.Default()
+		// Not slog.Default: in the container's init, stderr is the
+		// container's own.
+		r.log = slog.New(slog.DiscardHandler)
 	}
 	r.mountns = r.hasNamespace(specs.MountNamespace)
 	if opts.UserNS != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -27,18 +26,16 @@ const maxConfigSize = 16 << 20
 // Load reads bundle/config.json, decodes it (syntax and type errors name the
 // line, column and JSON path) and validates it with Validate. Unknown fields
 // are not errors (the runtime-spec's extensibility rule: they MUST be
-// ignored); each is logged as a warning naming its JSON path. Errors wrap
-// errdefs.ErrInvalidArgument (bad content) or errdefs.ErrNotFound (no file).
+// ignored); LoadWithWarnings also returns their JSON paths, for the caller's
+// log. Errors wrap errdefs.ErrInvalidArgument (bad content) or
+// errdefs.ErrNotFound (no file).
 func Load(bundle string) (*specs.Spec, error) {
-	s, unknown, err := LoadWithWarnings(bundle)
-	for _, u := range unknown {
-		slog.Warn("config.json: unknown field ignored", "field", u)
-	}
+	s, _, err := LoadWithWarnings(bundle)
 	return s, err
 }
 
-// LoadWithWarnings is Load returning the JSON paths of unknown fields
-// instead of logging them.
+// LoadWithWarnings is Load that also returns the JSON paths of the unknown
+// fields it ignored.
 func LoadWithWarnings(bundle string) (*specs.Spec, []string, error) {
 	p := filepath.Join(bundle, ConfigName)
 	f, err := os.Open(p)
