@@ -792,10 +792,16 @@ func (m *Manager) del(ctx context.Context, a *attachment, e *attachedEntry) erro
 		nsPath = ""
 	}
 	rt := rtConf(a.ContainerID, nsPath, e.IfName, e, a)
-	if cached, err := m.cni.GetNetworkListCachedResult(list, rt); (err != nil || cached == nil) && e.Endpoint != nil {
+	if cached, err := m.cni.GetNetworkListCachedResult(list, rt); err != nil || cached == nil {
 		// Without the cached ADD result the firewall plugin cannot find
 		// its rules: remove them by address while the lease is still ours.
-		if err := purgeForwardRules(e.Endpoint.IPs); err != nil {
+		var ips []string
+		if e.Endpoint != nil {
+			ips = e.Endpoint.IPs
+		} else {
+			ips = m.leasedIPs(e.Network, a.ContainerID, e.IfName)
+		}
+		if err := purgeForwardRules(ips); err != nil {
 			m.log.Warn("detach: removing firewall rules", "container", a.ContainerID, "network", e.Network, "err", err)
 		}
 	}
@@ -926,4 +932,29 @@ func (m *Manager) Endpoints(ctx context.Context, containerID string) ([]Endpoint
 		}
 	}
 	return eps, rec.PortMappings, nil
+}
+
+// leasedIPs returns the addresses host-local leased to the container's
+// interface on network (its lease files hold "ID\r\nIFNAME").
+func (m *Manager) leasedIPs(network, containerID, ifName string) []string {
+	dir := filepath.Join(m.ipamDir, network)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var ips []string
+	for _, en := range ents {
+		if _, err := netip.ParseAddr(en.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, en.Name()))
+		if err != nil {
+			continue
+		}
+		lines := strings.Fields(string(b))
+		if len(lines) >= 1 && lines[0] == containerID && (len(lines) < 2 || lines[1] == ifName) {
+			ips = append(ips, en.Name())
+		}
+	}
+	return ips
 }

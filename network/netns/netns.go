@@ -267,3 +267,22 @@ func Do(p string, fn func() error) error {
 	}()
 	return <-errc
 }
+
+// List returns the names of the namespaces pinned under stateDir (berthd
+// compares them with its containers after a restart and removes strays).
+func List(stateDir string) ([]string, error) {
+	ents, err := os.ReadDir(Dir(stateDir))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("netns dir %s: %w", Dir(stateDir), err)
+	}
+	var out []string
+	for _, e := range ents {
+		if ValidateName(e.Name()) == nil {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}

@@ -83,6 +83,9 @@ func TestNewRemove(t *testing.T) {
 		t.Fatal("calling thread's namespace changed")
 	}
 
+	if names, err := List(state); err != nil || len(names) != 1 || names[0] != "ns-one" {
+		t.Fatalf("List: %v %v", names, err)
+	}
 	if _, err := New(state, "ns-one"); !errdefs.IsAlreadyExists(err) {
 		t.Fatalf("second New: %v", err)
 	}
