@@ -134,6 +134,13 @@ func TestLoadDockerArchive(t *testing.T) {
 	if !ok || !got.Unpacked || got.ID != img.Config.Digest.String() {
 		t.Fatalf("images after load: %+v (config %s)", imgs, img.Config.Digest)
 	}
+	// Namespaces: another namespace sees nothing; a bad name is refused.
+	if out := d.berth("--namespace", "other", "images", "-q"); strings.TrimSpace(out) != "" {
+		t.Fatalf("namespace other lists %q", out)
+	}
+	if _, stderr, err := d.berthErr("--namespace", "bad/ns", "images"); err == nil || !strings.Contains(stderr, "bad/ns") {
+		t.Fatalf("bad namespace: %v %q", err, stderr)
+	}
 	// Not an archive at all: a clear error, nothing recorded.
 	bad := filepath.Join(t.TempDir(), "bad.tar")
 	os.WriteFile(bad, []byte("this is not a tar"), 0o644)
