@@ -359,12 +359,16 @@ func (a *applier) retryExisting(pfd int, base string, mk func() error) error {
 
 func (a *applier) mkdir(pfd int, base, name string, hdr *tar.Header) error {
 	err := unix.Mkdirat(pfd, base, 0o700)
+	opaque := false
 	if errors.Is(err, unix.EEXIST) {
 		var st unix.Stat_t
 		if err := unix.Fstatat(pfd, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			// A directory replacing this layer's own whiteout of the name is
+			// a new directory: what the layers below had there stays hidden.
+			opaque = a.opts.whiteouts == WhiteoutOverlay && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == 0
 			if err := a.removeAt(pfd, base); err != nil {
 				return fmt.Errorf("replace existing: %w", err)
 			}
@@ -381,6 +385,11 @@ func (a *applier) mkdir(pfd int, base, name string, hdr *tar.Header) error {
 		return fmt.Errorf("open directory: %w", err)
 	}
 	err = a.setMeta(fd, hdr)
+	if err == nil && opaque {
+		if err = unix.Fsetxattr(fd, opaqueXattr, []byte("y"), 0); err != nil {
+			err = fmt.Errorf("set %s: %w", opaqueXattr, err)
+		}
+	}
 	unix.Close(fd)
 	if err != nil {
 		return err

@@ -618,3 +618,26 @@ func TestUnpackDiskFull(t *testing.T) {
 		sn.Close()
 	}
 }
+
+// TestUnpackDirectoryRecreated: a layer that whites out a directory and then
+// creates it again hides what the layers below had in it, with both
+// snapshotters.
+func TestUnpackDirectoryRecreated(t *testing.T) {
+	testutil.RequireRoot(t)
+	ctx := context.Background()
+	cs := &memContent{}
+	img := buildImage(cs, [][]tartest.Entry{
+		{tartest.Dir("d"), tartest.File("d/old", "o"), tartest.Dir("d/sub"), tartest.File("d/sub/x", "x"), tartest.File("f", "f")},
+		{tartest.Whiteout("d"), tartest.Dir("d"), tartest.File("d/new", "n"), tartest.Whiteout("f"), tartest.File("f", "again")},
+	}, []comp{gz})
+	want := map[string]string{"d/": "d755 0:0", "d/new": "f644 0:0 n", "f": "f644 0:0 again"}
+	for name, sn := range snapshotters(t) {
+		top, err := (&unpack.Unpacker{Content: cs, Snapshotter: sn}).Unpack(ctx, img.manifest, img.config)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if d := diffTrees(viewTree(t, sn, top), want); d != "" {
+			t.Errorf("%s:\n  %s", name, d)
+		}
+	}
+}
