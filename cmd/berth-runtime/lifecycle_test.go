@@ -102,9 +102,9 @@ func TestLifecycle(t *testing.T) {
 	}
 	r.ok("kill", id, "KILL")
 	waitStatus(t, r, id, "stopped")
-	// Signalling a stopped container has no effect: an error once its init
-	// is reaped, nothing while it is an unreaped zombie (as with crun).
-	if _, errs, code := r.run("kill", id); code != 0 && !strings.Contains(errs, "not running") {
+	// Signalling a stopped container is an error and has no effect, even
+	// while its init is an unreaped zombie.
+	if _, errs, code := r.run("kill", id); code == 0 || !strings.Contains(errs, "not running") {
 		t.Fatalf("kill stopped: exit %d %q", code, errs)
 	}
 	if st := r.state(id); st.Status != "stopped" {
@@ -128,6 +128,23 @@ func waitFile(t *testing.T, p string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("%s never appeared", p)
+}
+
+func TestCreateWithoutProcess(t *testing.T) {
+	r := newRT(t)
+	bundle := testutil.Bundle(t, func(s *specs.Spec) { s.Process = nil })
+	id := uniqueID(t)
+	r.cleanup(id)
+	r.ok("create", "--bundle", bundle, id)
+	if st := r.state(id); st.Status != "created" {
+		t.Fatalf("create without process: status %s", st.Status)
+	}
+	if _, errs, code := r.run("start", id); code == 0 || !strings.Contains(errs, "process") {
+		t.Fatalf("start without process: exit %d %q", code, errs)
+	}
+	waitStatus(t, r, id, "stopped")
+	r.ok("delete", id)
+	assertGone(t, r, id, 0)
 }
 
 func TestRunExitCodes(t *testing.T) {

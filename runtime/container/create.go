@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -62,17 +63,19 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	}
 	s := o.Spec
 	if s == nil {
-		if s, err = spec.Load(bundle); err != nil {
+		if s, err = loadSpec(bundle); err != nil {
 			return nil, err
 		}
 	}
-	if s.Process == nil {
-		return nil, fmt.Errorf("process: missing: %w", errdefs.ErrInvalidArgument)
+	// The runtime spec lets create run without a process (start then fails).
+	proc0 := s.Process
+	if proc0 == nil {
+		proc0 = &specs.Process{}
 	}
-	if s.Process.Terminal && o.ConsoleSocket == "" && !o.attach {
+	if proc0.Terminal && o.ConsoleSocket == "" && !o.attach {
 		return nil, fmt.Errorf("process.terminal is set but no --console-socket was given (it is needed when the runtime detaches): %w", errdefs.ErrInvalidArgument)
 	}
-	if !s.Process.Terminal && o.ConsoleSocket != "" {
+	if !proc0.Terminal && o.ConsoleSocket != "" {
 		return nil, fmt.Errorf("--console-socket given but process.terminal is false: %w", errdefs.ErrInvalidArgument)
 	}
 	phase("spec loaded")
@@ -134,7 +137,7 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	defer fifo.Close()
 
 	var consoleSock, recvSock *os.File
-	if s.Process.Terminal {
+	if proc0.Terminal {
 		if o.ConsoleSocket != "" {
 			if consoleSock, err = console.Connect(o.ConsoleSocket); err != nil {
 				return nil, err
@@ -187,8 +190,8 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	if err := h.Save(st); err != nil {
 		return nil, err
 	}
-	if s.Process.OOMScoreAdj != nil {
-		if err := linuxproc.SetOOMScoreAdj(proc.pid, s.Process.OOMScoreAdj); err != nil {
+	if proc0.OOMScoreAdj != nil {
+		if err := linuxproc.SetOOMScoreAdj(proc.pid, proc0.OOMScoreAdj); err != nil {
 			return nil, err
 		}
 	}
@@ -243,6 +246,31 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	ok = true
 	h.Unlock()
 	return c, nil
+}
+
+// loadSpec loads and validates bundle/config.json. A configuration without a
+// process is valid for create (the runtime spec requires process only at
+// start): everything else in it is still validated.
+func loadSpec(bundle string) (*specs.Spec, error) {
+	s, err := spec.Load(bundle)
+	if err == nil || !strings.Contains(err.Error(), "process: missing") {
+		return s, err
+	}
+	data, rerr := os.ReadFile(filepath.Join(bundle, spec.ConfigName))
+	if rerr != nil {
+		return nil, err
+	}
+	s, perr := spec.Parse(data)
+	if perr != nil || s.Process != nil {
+		return nil, err
+	}
+	s.Process = &specs.Process{Args: []string{"/"}, Cwd: "/"}
+	verr := spec.Validate(s, bundle)
+	s.Process = nil
+	if verr != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(bundle, spec.ConfigName), verr)
+	}
+	return s, nil
 }
 
 func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {

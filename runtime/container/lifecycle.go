@@ -108,12 +108,6 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	}
 	status := r.status(filepath.Join(r.root(), id), st)
 	if status == StatusStopped {
-		// An init that exited but is not reaped yet still exists: signalling
-		// it has no effect and is not an error (as with crun). Once it is
-		// gone, the container is not running.
-		if ps, err := state.Stat(st.Pid); err == nil && ps.State == 'Z' && ps.StartTime == st.StartTime {
-			return nil
-		}
 		return fmt.Errorf("container not running: %w", errdefs.ErrFailedPrecondition)
 	}
 	if all {

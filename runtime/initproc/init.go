@@ -60,7 +60,7 @@ func run(sync *os.File) error {
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		return fmt.Errorf("init: decode config: %w", err)
 	}
-	if cfg.Process == nil {
+	if cfg.Process == nil && cfg.Kind != KindCreate {
 		return fmt.Errorf("process: missing: %w", errdefs.ErrInvalidArgument)
 	}
 	if cfg.ConsoleFD >= 0 {
@@ -132,7 +132,7 @@ func runCreate(cfg *Config, sync *os.File) error {
 		}
 	}
 	var master *os.File
-	if cfg.Process.Terminal {
+	if cfg.Process != nil && cfg.Process.Terminal {
 		if master, err = setupConsole(cfg); err != nil {
 			return err
 		}
@@ -141,9 +141,14 @@ func runCreate(cfg *Config, sync *os.File) error {
 		return err
 	}
 	fs.Close()
-	pr, err := prepareProcess(cfg)
-	if err != nil {
-		return err
+	var pr *proc
+	if cfg.Process != nil {
+		if pr, err = prepareProcess(cfg); err != nil {
+			return err
+		}
+		if err := pr.setRlimits(); err != nil {
+			return err
+		}
 	}
 	if master != nil {
 		master.Close()
@@ -175,6 +180,9 @@ func runCreate(cfg *Config, sync *os.File) error {
 			return err
 		}
 	}
+	if pr == nil {
+		return fmt.Errorf("process: not set in config.json: there is nothing to start: %w", errdefs.ErrInvalidArgument)
+	}
 	return pr.exec(cfg)
 }
 
@@ -188,6 +196,9 @@ func runExec(cfg *Config, sync *os.File) error {
 	}
 	pr, err := prepareProcess(cfg)
 	if err != nil {
+		return err
+	}
+	if err := pr.setRlimits(); err != nil {
 		return err
 	}
 	if master != nil {
@@ -310,15 +321,10 @@ func prepareProcess(cfg *Config) (*proc, error) {
 	return &proc{p: p, path: path, env: env, caps: cs}, nil
 }
 
-// exec applies the process attributes in the order the kernel needs and execs.
-func (pr *proc) exec(cfg *Config) error {
+// setRlimits applies process.rlimits; it runs before init reports "created"
+// so that a limit the runtime cannot grant fails create, not start.
+func (pr *proc) setRlimits() error {
 	p := pr.p
-	// Nothing of ours may reach the user process: every fd above stdio and the
-	// preserved ones is closed on exec. Done first: a seccomp profile may not
-	// allow close_range.
-	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close inherited fds: %w", err)
-	}
 	if err := linuxproc.SetRlimits(p.Rlimits); err != nil {
 		return err
 	}
@@ -332,6 +338,18 @@ func (pr *proc) exec(cfg *Config) error {
 				_ = syscall.Setrlimit(syscall.RLIMIT_NOFILE, &nofile)
 			}
 		}
+	}
+	return nil
+}
+
+// exec applies the process attributes in the order the kernel needs and execs.
+func (pr *proc) exec(cfg *Config) error {
+	p := pr.p
+	// Nothing of ours may reach the user process: every fd above stdio and the
+	// preserved ones is closed on exec. Done first: a seccomp profile may not
+	// allow close_range.
+	if err := unix.CloseRange(uint(3+cfg.PreserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close inherited fds: %w", err)
 	}
 	if cfg.Spec != nil && cfg.Spec.Linux != nil {
 		if err := linuxproc.SetPersonality(cfg.Spec.Linux.Personality); err != nil {
