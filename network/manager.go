@@ -27,7 +27,8 @@ import (
 
 // Config configures a Manager. Zero values take the defaults.
 type Config struct {
-	Root          string   // persistent: networks in <Root>/networks
+	Root          string   // persistent: networks in <Root>/networks (or NetworkDir)
+	NetworkDir    string   // where the conflists live; default <Root>/networks
 	State         string   // runtime: CNI cache, IPAM leases, attachment records
 	PluginDirs    []string // default /usr/lib/cni, /opt/cni/bin
 	DefaultSubnet string   // default 10.88.0.0/16
@@ -132,6 +133,9 @@ func New(cfg Config) (*Manager, error) {
 	if cfg.State == "" {
 		return nil, fmt.Errorf("network config: State is empty: %w", errdefs.ErrInvalidArgument)
 	}
+	if cfg.NetworkDir == "" {
+		cfg.NetworkDir = filepath.Join(cfg.Root, "networks")
+	}
 	if len(cfg.PluginDirs) == 0 {
 		cfg.PluginDirs = []string{"/usr/lib/cni", "/opt/cni/bin"}
 	}
@@ -150,7 +154,7 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		netDir:   filepath.Join(cfg.Root, "networks"),
+		netDir:   cfg.NetworkDir,
 		ipamDir:  filepath.Join(cfg.State, "cni", "networks"),
 		attDir:   filepath.Join(cfg.State, "cni", "attachments"),
 		cacheDir: filepath.Join(cfg.State, "cni", "cache"),
@@ -957,4 +961,50 @@ func (m *Manager) leasedIPs(network, containerID, ifName string) []string {
 		}
 	}
 	return ips
+}
+
+// Reconcile is for berthd's start: it Detaches every attachment whose
+// container live reports as gone, then removes every namespace pinned under
+// <State>/netns whose container is gone (namespace names are container IDs).
+// It returns the IDs it cleaned up; errors are joined, cleanup goes on.
+func (m *Manager) Reconcile(ctx context.Context, live func(containerID string) bool) ([]string, error) {
+	var errs []error
+	cleaned := map[string]bool{}
+	ids, err := m.Attachments(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if live(id) {
+			continue
+		}
+		if err := m.Detach(ctx, id, "", nil); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cleaned[id] = true
+	}
+	names, err := netns.List(m.cfg.State)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, n := range names {
+		if live(n) {
+			continue
+		}
+		if rec, err := m.readRecord(n); err == nil && len(rec.Networks) > 0 {
+			continue // its Detach failed above: keep the namespace for a retry
+		}
+		if err := netns.Remove(filepath.Join(netns.Dir(m.cfg.State), n)); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		cleaned[n] = true
+	}
+	out := make([]string, 0, len(cleaned))
+	for id := range cleaned {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out, errors.Join(errs...)
 }
