@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -454,14 +455,17 @@ func (s *Session) advance(ctx context.Context) error {
 		return nil
 	}
 	// One filesystem sync covers every layer of the batch.
+	start := time.Now()
 	if err := s.syncFS(ctx, batch[0]); err != nil {
 		return s.failBatch(batch, err)
 	}
+	synced := time.Now()
 	for _, i := range batch {
 		if err := s.commit(ctx, i); err != nil {
 			return s.failBatch(batch, err)
 		}
 	}
+	s.u.log().Debug("layers committed", "layers", len(batch), "sync", synced.Sub(start), "commit", time.Since(synced))
 	s.cond.Broadcast()
 	return nil
 }
