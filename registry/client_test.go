@@ -216,8 +216,10 @@ func TestResumeAfterCut(t *testing.T) {
 				ranges++
 			}
 		}
-		if ranges != 2 {
-			t.Fatalf("ignoreRange=%v: %d Range requests, want 2", ignoreRange, ranges)
+		// Each retry after a cut resumes with Range from what arrived; when the
+		// reset discards everything in flight, the retry starts over without it.
+		if ranges > 2 {
+			t.Fatalf("ignoreRange=%v: %d Range requests, want at most 2", ignoreRange, ranges)
 		}
 		// FetchFrom resumes an interrupted ingest.
 		rc, err := fe.FetchFrom(ctxT(t), layer, 12345)
