@@ -367,29 +367,29 @@ func killPids(pids []int) {
 	}
 }
 
-// staticGoBinary builds a static Go program (CGO_ENABLED=0) from source and returns
-// its path.
-func staticGoBinary(t *testing.T, name, src string) string {
-	t.Helper()
-	dir := t.TempDir()
+// buildStatic builds a static Go program (CGO_ENABLED=0) from source in dir and
+// returns its path, or a message saying why it could not.
+func buildStatic(dir, name, src string) (string, string) {
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
-		t.Fatal(err)
+		return "", err.Error()
 	}
 	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module "+name+"\n\ngo 1.21\n"), 0o644); err != nil {
-		t.Fatal(err)
+		return "", err.Error()
 	}
 	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	if _, err := os.Stat(goBin); err != nil {
-		goBin = testutil.LookPath(t, "go", "golang")
+		if goBin, err = exec.LookPath("go"); err != nil {
+			return "", "the go command is needed to build test programs: " + err.Error()
+		}
 	}
 	out := filepath.Join(dir, name)
 	cmd := exec.Command(goBin, "build", "-trimpath", "-o", out, ".")
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build %s: %v\n%s", name, err, b)
+		return "", fmt.Sprintf("go build %s: %v\n%s", name, err, b)
 	}
-	return out
+	return out, ""
 }
 
 func fmtSscan(s string, pid *int) (int, error) { return fmt.Sscanf(s, "%d", pid) }
