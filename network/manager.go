@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/containernetworking/cni/pkg/invoke"
+	cniversion "github.com/containernetworking/cni/pkg/version"
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
 
@@ -174,7 +176,12 @@ func New(cfg Config) (*Manager, error) {
 			return nil, fmt.Errorf("network dir: %w", err)
 		}
 	}
-	m.cni = libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, m.cacheDir, nil)
+	// An explicit exec: libcni would otherwise create its default lazily,
+	// racing when several attaches start at once.
+	m.cni = libcni.NewCNIConfigWithCacheDir(cfg.PluginDirs, m.cacheDir, &invoke.DefaultExec{
+		RawExec:       &invoke.RawExec{Stderr: os.Stderr},
+		PluginDecoder: cniversion.PluginDecoder{},
+	})
 	if _, err := m.load(DefaultNetworkName); isNotExist(err) {
 		sub, gw, err := parseSubnet(cfg.DefaultSubnet, "")
 		if err != nil {
