@@ -19,9 +19,9 @@ import (
 
 	"github.com/containernetworking/cni/libcni"
 	"github.com/containernetworking/cni/pkg/invoke"
-	cniversion "github.com/containernetworking/cni/pkg/version"
 	cnitypes "github.com/containernetworking/cni/pkg/types"
 	types100 "github.com/containernetworking/cni/pkg/types/100"
+	cniversion "github.com/containernetworking/cni/pkg/version"
 
 	"github.com/berth-containers/berth/internal/errdefs"
 	"github.com/berth-containers/berth/network/netns"
