@@ -122,11 +122,32 @@ func Pull(ctx context.Context, d *Deps, ref string, opts PullOptions) (images.Im
 		}
 	}
 	tr.SetStatus("pulling " + name)
+	// A blob named by several layers (empty layers often are) is fetched
+	// once: later layers wait for the first and unpack from the store.
+	first := map[digest.Digest]chan struct{}{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(d.concurrency())
 	for i, l := range m.Layers {
+		wait, dup := first[l.Digest]
+		var fetched chan struct{}
+		if !dup {
+			fetched = make(chan struct{})
+			first[l.Digest] = fetched
+		}
 		g.Go(func() error {
-			if err := pullLayer(gctx, d, f, sess, i, l, needed[i], tr, src); err != nil {
+			var err error
+			if dup {
+				select {
+				case <-wait:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				err = applyStored(gctx, d, sess, i, l, needed[i], tr)
+			} else {
+				err = pullLayer(gctx, d, f, sess, i, l, needed[i], tr, src)
+				close(fetched)
+			}
+			if err != nil {
 				tr.SetState(layerRef(l.Digest), StatusError)
 				return fmt.Errorf("%s: %w", name, err)
 			}

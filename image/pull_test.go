@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -344,5 +345,47 @@ func TestPullPlatform(t *testing.T) {
 	}
 	if _, err := image.Pull(e.ctx, e.deps, ref, image.PullOptions{Platform: "linux"}); err == nil {
 		t.Fatal("a platform without an architecture was accepted")
+	}
+}
+
+// TestDuplicateLayers: a manifest naming one blob for several layers (as
+// images with repeated empty layers do) pulls with both snapshotters.
+func TestDuplicateLayers(t *testing.T) {
+	for _, sn := range []string{"overlayfs", "native"} {
+		t.Run(sn, func(t *testing.T) {
+			e := newEnv(t, sn)
+			reg := testregistry.New(t, testregistry.Options{})
+			mk := func(name string) []byte {
+				var b bytes.Buffer
+				tw := tar.NewWriter(&b)
+				if name != "" {
+					tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: 2, Typeflag: tar.TypeReg})
+					tw.Write([]byte("hi"))
+				}
+				tw.Close()
+				return b.Bytes()
+			}
+			empty, one := mk(""), mk("one")
+			var layers []ocispec.Descriptor
+			var diffs []digest.Digest
+			for _, l := range [][]byte{empty, one, empty, empty, one} {
+				d := reg.PutBlob("dup", l)
+				layers = append(layers, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: d, Size: int64(len(l))})
+				diffs = append(diffs, d)
+			}
+			cb, _ := json.Marshal(ocispec.Image{Platform: testimage.HostPlatform(), RootFS: ocispec.RootFS{Type: "layers", DiffIDs: diffs}})
+			cd := reg.PutBlob("dup", cb)
+			mb, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+				Config: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageConfig, Digest: cd, Size: int64(len(cb))}, Layers: layers})
+			reg.PutManifest("dup", "latest", ocispec.MediaTypeImageManifest, mb)
+			ctx, cancel := context.WithTimeout(e.ctx, time.Minute)
+			defer cancel()
+			if _, err := image.Pull(ctx, e.deps, reg.Host+"/dup:latest", image.PullOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if n := reg.CountRequests("GET", "/blobs/"+layers[0].Digest.String()); n != 1 {
+				t.Errorf("the repeated blob was fetched %d times", n)
+			}
+		})
 	}
 }
