@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -423,6 +424,18 @@ func TestApplyBombBounded(t *testing.T) {
 		})
 		if du > 16<<20 {
 			t.Errorf("%d bytes written, bound was %d", du, 16<<20)
+		}
+		j.check(t)
+	})
+	t.Run("sum-of-files", func(t *testing.T) {
+		j := newJail(t)
+		var es []tartest.Entry
+		for i := 0; i < 10; i++ {
+			es = append(es, tartest.Entry{Name: fmt.Sprintf("f%d", i), Type: tar.TypeReg, Body: make([]byte, 4<<20), Mode: 0o644})
+		}
+		_, err := apply(t, j.root, tartest.Tar(es...), archive.WithMaxBytes(16<<20))
+		if !archive.IsLimit(err) || !strings.Contains(err.Error(), `"f4"`) {
+			t.Fatalf("want a limit error at f4, got %v", err)
 		}
 		j.check(t)
 	})
