@@ -82,4 +82,3 @@ type nativeError struct {
 
 func (e *nativeError) Error() string { return e.msg }
 func (e *nativeError) Unwrap() error { return e.kind }
-
