@@ -82,6 +82,14 @@ func TestImageLifecycle(t *testing.T) {
 		t.Fatalf("pushed %s resolves to %s (%v), want %s", copyRef, desc.Digest, err, img.Root.Digest)
 	}
 
+	// An id that two names share is not removed without -f.
+	if _, stderr, err := d.berthErr("rmi", img.Config.Digest.Encoded()[:12]); err == nil || !strings.Contains(stderr, "must be forced") {
+		t.Fatalf("rmi of a shared id: %v %q", err, stderr)
+	}
+	if _, stderr, err := d.berthErr("rmi", "nosuchimage"); err == nil || !strings.Contains(stderr, "No such image: nosuchimage") {
+		t.Fatalf("rmi of an unknown image: %v %q", err, stderr)
+	}
+
 	// save → rmi → load keeps the digest.
 	archive := filepath.Join(t.TempDir(), "busybox.tar")
 	d.berth("save", "-o", archive, ref)
