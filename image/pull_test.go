@@ -389,3 +389,35 @@ func TestDuplicateLayers(t *testing.T) {
 		})
 	}
 }
+
+// TestRegistryHangs: a registry that stops sending in the middle of a layer
+// fails the pull within the idle timeout, leaving no image and no orphan.
+func TestRegistryHangs(t *testing.T) {
+	e := newEnv(t, "overlayfs")
+	e.deps.Resolver = registry.NewResolver(registry.Options{Retries: 1, IdleTimeout: 300 * time.Millisecond, Backoff: 10 * time.Millisecond, SkipBlobDigest: true})
+	reg := testregistry.New(t, testregistry.Options{})
+	busy, err := testimage.Busybox(testimage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := seed(t, reg, "busybox", busy)
+	reg.AddFault(&testregistry.Fault{Path: "/blobs/" + busy.Layers[0].Desc.Digest.String(), HangBody: true, HangAfter: 4096})
+	start := time.Now()
+	_, err = image.Pull(e.ctx, e.deps, ref, image.PullOptions{})
+	if err == nil {
+		t.Fatal("pull from a hanging registry succeeded")
+	}
+	if el := time.Since(start); el > 10*time.Second {
+		t.Errorf("gave up after %v", el)
+	}
+	t.Logf("error: %v", err)
+	if imgs, _ := e.deps.Images.List(e.ctx); len(imgs) != 0 {
+		t.Errorf("images: %v", imgs)
+	}
+	if _, err := e.db.GarbageCollect(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := files(t, filepath.Join(e.root, "snapshots")); len(left) != 0 {
+		t.Errorf("snapshot files left: %v", left)
+	}
+}
