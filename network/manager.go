@@ -35,7 +35,10 @@ type Config struct {
 	PluginDirs    []string // default /usr/lib/cni, /opt/cni/bin
 	DefaultSubnet string   // default 10.88.0.0/16
 	DefaultBridge string   // default berth0
-	Logger        *slog.Logger
+	// MaxParallel bounds the plugin chains run at once (each is several
+	// processes); default 16. Calls beyond it wait their turn.
+	MaxParallel int
+	Logger      *slog.Logger
 }
 
 // NetworkSpec asks for a new network.
@@ -116,6 +119,7 @@ type Manager struct {
 	attDir   string
 	cacheDir string
 
+	sem    chan struct{}
 	mu     sync.RWMutex // networks: Create/Remove exclusive, Attach/Detach shared
 	portMu sync.Mutex   // records: port reservations
 	ctrMu  sync.Mutex
@@ -150,6 +154,9 @@ func New(cfg Config) (*Manager, error) {
 	if len(cfg.DefaultBridge) > 15 {
 		return nil, fmt.Errorf("network config: DefaultBridge %q: longer than 15 characters: %w", cfg.DefaultBridge, errdefs.ErrInvalidArgument)
 	}
+	if cfg.MaxParallel <= 0 {
+		cfg.MaxParallel = 16
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -161,6 +168,7 @@ func New(cfg Config) (*Manager, error) {
 		attDir:   filepath.Join(cfg.State, "cni", "attachments"),
 		cacheDir: filepath.Join(cfg.State, "cni", "cache"),
 		ctrs:     map[string]*ctrLock{},
+		sem:      make(chan struct{}, cfg.MaxParallel),
 	}
 	found := false
 	for _, d := range cfg.PluginDirs {
@@ -686,7 +694,11 @@ func (m *Manager) Attach(ctx context.Context, containerID, netnsPath string, net
 		if err != nil {
 			return Result{}, fmt.Errorf("container %s: network %q: %w", containerID, e.Network, err)
 		}
+		if err := m.acquire(ctx); err != nil {
+			return Result{}, fmt.Errorf("container %s: attach to network %q: %w", containerID, e.Network, err)
+		}
 		r, err := m.cni.AddNetworkList(ctx, list, rtConf(containerID, netnsPath, e.IfName, e, rec))
+		m.release()
 		if err != nil {
 			return Result{}, fmt.Errorf("container %s: attach to network %q: %w", containerID, e.Network, err)
 		}
@@ -816,7 +828,12 @@ func (m *Manager) del(ctx context.Context, a *attachment, e *attachedEntry) erro
 			m.log.Warn("detach: removing firewall rules", "container", a.ContainerID, "network", e.Network, "err", err)
 		}
 	}
-	if err := m.cni.DelNetworkList(ctx, list, rt); err != nil {
+	if err := m.acquire(ctx); err != nil {
+		return fmt.Errorf("container %s: detach from network %q: %w", a.ContainerID, e.Network, err)
+	}
+	err = m.cni.DelNetworkList(ctx, list, rt)
+	m.release()
+	if err != nil {
 		return fmt.Errorf("container %s: detach from network %q: %w", a.ContainerID, e.Network, err)
 	}
 	return nil
@@ -917,7 +934,12 @@ func (m *Manager) Check(ctx context.Context, containerID string) error {
 			}
 		}
 		list.Plugins = plugins
-		if err := m.cni.CheckNetworkList(ctx, list, rtConf(containerID, rec.NetNS, e.IfName, &e, rec)); err != nil {
+		if err := m.acquire(ctx); err != nil {
+			return err
+		}
+		err = m.cni.CheckNetworkList(ctx, list, rtConf(containerID, rec.NetNS, e.IfName, &e, rec))
+		m.release()
+		if err != nil {
 			return fmt.Errorf("container %s: check network %q: %w", containerID, e.Network, err)
 		}
 	}
@@ -1015,3 +1037,14 @@ func (m *Manager) Reconcile(ctx context.Context, live func(containerID string) b
 	sort.Strings(out)
 	return out, errors.Join(errs...)
 }
+
+func (m *Manager) acquire(ctx context.Context) error {
+	select {
+	case m.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *Manager) release() { <-m.sem }
