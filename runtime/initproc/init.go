@@ -181,7 +181,9 @@ func runCreate(cfg *Config, sync *os.File) error {
 		}
 	}
 	if pr == nil {
-		return fmt.Errorf("process: not set in config.json: there is nothing to start: %w", errdefs.ErrInvalidArgument)
+		// No process in config.json: nothing to run, the container stops
+		// (what the runtime-tools suite expects of start).
+		os.Exit(0)
 	}
 	return pr.exec(cfg)
 }
@@ -314,10 +316,11 @@ func prepareProcess(cfg *Config) (*proc, error) {
 		}
 		return nil, fmt.Errorf("process.cwd %q: %w", p.Cwd, err)
 	}
-	// A program that is missing now may be put in place before start (the
-	// runtime-tools suite does): the lookup is repeated then, and only that
-	// one's failure counts.
-	path, _ := lookPath(p.Args[0], env, p.Cwd)
+	// As with runc, a missing program fails create, not start.
+	path, err := lookPath(p.Args[0], env, p.Cwd)
+	if err != nil {
+		return nil, fmt.Errorf("process.args[0] %q: %w", p.Args[0], err)
+	}
 	return &proc{p: p, path: path, env: env, caps: cs}, nil
 }
 
@@ -405,13 +408,6 @@ func (pr *proc) exec(cfg *Config) error {
 	}
 	if err := chdirInside(p.Cwd); err != nil {
 		return err
-	}
-	if pr.path == "" {
-		path, err := lookPath(p.Args[0], pr.env, "")
-		if err != nil {
-			return fmt.Errorf("process.args[0] %q: %w", p.Args[0], err)
-		}
-		pr.path = path
 	}
 	if sc != nil && p.NoNewPrivileges {
 		if err := loadSeccomp(sc, cfg); err != nil {
