@@ -102,3 +102,18 @@ func TestNoNewKeyringAndNoPivot(t *testing.T) {
 	}
 	assertGone(t, r, id, 0)
 }
+
+// `runc spec` lists ambient capabilities without inheritable ones; the kernel
+// cannot raise those, and runc (so berth-runtime) skips them.
+func TestAmbientWithoutInheritable(t *testing.T) {
+	r := newRT(t)
+	bundle := testutil.Bundle(t, func(s *specs.Spec) {
+		s.Process.Capabilities.Ambient = []string{"CAP_KILL"}
+		s.Process.Capabilities.Inheritable = nil
+	}, "sh", "-c", "grep CapAmb /proc/self/status")
+	id := uniqueID(t)
+	r.cleanup(id)
+	if out := r.ok("run", "--bundle", bundle, id); !strings.Contains(out, "0000000000000000") {
+		t.Fatalf("ambient set: %q", out)
+	}
+}

@@ -378,6 +378,10 @@ func (pr *proc) exec(cfg *Config) error {
 		pr.caps.Inheritable &= have
 		pr.caps.Ambient &= have
 	}
+	// The kernel raises an ambient capability only when it is permitted and
+	// inheritable; like runc, berth-runtime skips the others (`runc spec`
+	// lists ambient capabilities without inheritable ones).
+	pr.caps.Ambient &= pr.caps.Permitted & pr.caps.Inheritable
 	if err := pr.caps.DropBounding(); err != nil {
 		return err
 	}
