@@ -540,10 +540,7 @@ func (m *Manager) lockCtr(id string) func() {
 
 func rtConf(id, netnsPath, ifName string, e *attachedEntry, a *attachment) *libcni.RuntimeConf {
 	rt := &libcni.RuntimeConf{ContainerID: id, NetNS: netnsPath, IfName: ifName,
-		Args: [][2]string{{"IgnoreUnknown", "1"}, {"K8S_POD_NAME", a.Hostname}}}
-	if a.Hostname == "" {
-		rt.Args = rt.Args[:1]
-	}
+		Args: [][2]string{{"IgnoreUnknown", "1"}}}
 	if e.Ports && len(a.PortMappings) > 0 {
 		pm := make([]map[string]any, 0, len(a.PortMappings))
 		for _, p := range a.PortMappings {
