@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"time"
@@ -527,6 +528,18 @@ func (s *Session) commit(ctx context.Context, i int) error {
 			_ = sn.Remove(context.WithoutCancel(ctx), nk)
 			return fmt.Errorf("layer %d: %w", i, err)
 		}
+		if !s.u.NoSync {
+			// The exchange happened after the filesystem sync: make it
+			// durable before the commit records the layer as complete.
+			to, err := writableDir(ms)
+			if err == nil {
+				err = syncDirs(to)
+			}
+			if err != nil {
+				_ = sn.Remove(context.WithoutCancel(ctx), nk)
+				return fmt.Errorf("layer %d: %w", i, err)
+			}
+		}
 		if err := sn.Remove(ctx, l.key); err != nil {
 			s.u.log().Warn("remove staging snapshot", "key", l.key, "err", err)
 		}
@@ -563,6 +576,24 @@ func exchange(ctx context.Context, sn snapshot.Snapshotter, stage string, ms []m
 	}
 	if err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_EXCHANGE); err != nil {
 		return fmt.Errorf("move extracted layer %s into %s: %w", from, to, err)
+	}
+	return nil
+}
+
+// syncDirs makes the renames that placed dir durable: its parent (the
+// snapshot's directory) and grandparent (the snapshotter's directory of
+// snapshots). Everything else was synced before.
+func syncDirs(dir string) error {
+	for _, d := range []string{filepath.Dir(dir), filepath.Dir(filepath.Dir(dir))} {
+		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", d, err)
+		}
+		err = unix.Fsync(fd)
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", d, err)
+		}
 	}
 	return nil
 }

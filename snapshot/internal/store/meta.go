@@ -88,7 +88,3 @@ func chain(tx *bolt.Tx, parent string) ([]record, error) {
 	}
 	return out, nil
 }
-
-func nextID(tx *bolt.Tx) (uint64, error) {
-	return tx.Bucket(bucketSnapshots).NextSequence()
-}

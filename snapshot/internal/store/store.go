@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -224,8 +226,15 @@ func (s *Store) create(ctx context.Context, kind snapshot.Kind, key, parent stri
 		return nil, err
 	}
 
-	tmp, err := os.MkdirTemp(filepath.Join(s.root, "snapshots"), "new-")
+	// The id is drawn now so that the unfinished directory is named after
+	// it: a crash after the record is committed but before the rename is on
+	// disk is rolled forward by Cleanup.
+	id, err := randomID()
 	if err != nil {
+		return nil, fmt.Errorf("snapshot %q: %w", key, err)
+	}
+	tmp := filepath.Join(s.root, "snapshots", newPrefix+strconv.FormatUint(id, 10))
+	if err := os.Mkdir(tmp, 0o700); err != nil {
 		return nil, fmt.Errorf("snapshot %q: %w", key, err)
 	}
 	keep := false
@@ -252,10 +261,6 @@ func (s *Store) create(ctx context.Context, kind snapshot.Kind, key, parent stri
 		}
 		var err error
 		if parents, err = s.checkParent(tx, key, parent); err != nil {
-			return err
-		}
-		id, err := nextID(tx)
-		if err != nil {
 			return err
 		}
 		now := time.Now().UTC()
@@ -441,6 +446,21 @@ func (s *Store) Cleanup(ctx context.Context) error {
 		return err
 	}
 	dir := filepath.Join(s.root, "snapshots")
+	for id := range ids {
+		final := filepath.Join(dir, id)
+		if _, err := os.Lstat(final); err == nil {
+			continue
+		}
+		pending := filepath.Join(dir, newPrefix+id)
+		if _, err := os.Lstat(pending); err == nil {
+			s.log.Info("completing snapshot creation interrupted by a crash", "dir", final)
+			if err := os.Rename(pending, final); err != nil {
+				return fmt.Errorf("%s snapshotter cleanup: %w", s.name, err)
+			}
+			continue
+		}
+		s.log.Warn("snapshot directory missing", "dir", final)
+	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("%s snapshotter cleanup: %w", s.name, err)
@@ -456,6 +476,21 @@ func (s *Store) Cleanup(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+const newPrefix = "new-"
+
+// randomID draws a snapshot id (63 bits, never 0).
+func randomID() (uint64, error) {
+	var b [8]byte
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return 0, err
+		}
+		if id := binary.BigEndian.Uint64(b[:]) >> 1; id != 0 {
+			return id, nil
+		}
+	}
 }
 
 // removeTree removes a snapshot directory; a leftover mount inside it is
