@@ -39,6 +39,9 @@ type process struct {
 	outDone  chan struct{}
 	copying  bool
 	size     *ConsoleSize
+	// An exec's stdio for the runtime, made at Exec, used at Start.
+	childFiles  []*os.File
+	consoleSock string
 }
 
 func newProcess(s *Shim, execID string, terminal, stdin bool) *process {
@@ -159,13 +162,14 @@ func (p *process) receiveConsole(size *ConsoleSize) error {
 func (p *process) startCopy() {
 	p.mu.Lock()
 	outs := p.outputs
+	cons := p.console
 	p.copying = true
 	p.mu.Unlock()
 	var wg sync.WaitGroup
 	streams := []string{"stdout", "stderr"}
 	for i, f := range outs {
 		wg.Add(1)
-		go p.copyOut(f, streams[i], byte(i+1), &wg)
+		go p.copyOut(f, f == cons, streams[i], byte(i+1), &wg)
 	}
 	go func() {
 		wg.Wait()
@@ -179,7 +183,7 @@ func (p *process) startCopy() {
 	}()
 }
 
-func (p *process) copyOut(f *os.File, stream string, id byte, wg *sync.WaitGroup) {
+func (p *process) copyOut(f *os.File, isConsole bool, stream string, id byte, wg *sync.WaitGroup) {
 	defer wg.Done()
 	var split *logs.LineSplitter
 	if p.logw != nil {
@@ -209,7 +213,7 @@ func (p *process) copyOut(f *os.File, stream string, id byte, wg *sync.WaitGroup
 			if split != nil {
 				split.Flush()
 			}
-			if f != p.console {
+			if !isConsole {
 				f.Close()
 			}
 			return
@@ -235,6 +239,8 @@ func (p *process) waitOutput(d time.Duration) {
 
 // closeAll releases every file the process holds.
 func (p *process) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.closeChild()
 	if p.consLn != nil {
 		p.consLn.Close()
@@ -248,6 +254,12 @@ func (p *process) closeAll() {
 		for _, f := range p.outputs {
 			f.Close()
 		}
+		p.outputs = nil
+		// Never started: no output will come to attached clients.
+		for a := range p.attached {
+			a.end()
+		}
+		p.attached = map[*attachment]struct{}{}
 	}
 	if p.console != nil {
 		p.console.Close()

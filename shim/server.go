@@ -509,6 +509,17 @@ func (s *Shim) exec(execID string, req *Request) error {
 		return fmt.Errorf("exec %q: write process: %w", execID, err)
 	}
 	p.size = req.Exec.ConsoleSize
+	// The stdio exists from now on, so that a client attached before
+	// Start loses no input.
+	files, sock, err := p.setupIO()
+	if err != nil {
+		s.mu.Lock()
+		delete(s.execs, execID)
+		s.mu.Unlock()
+		os.Remove(s.path("exec-" + execID + ".process.json"))
+		return fmt.Errorf("exec %q: stdio: %w", execID, err)
+	}
+	p.childFiles, p.consoleSock = files, sock
 	return nil
 }
 
@@ -521,17 +532,14 @@ func (s *Shim) startExec(p *process) (*Response, error) {
 		s.recordExit(p, ExecExitFile(id), &ExitStatus{Code: 126, ExitedAt: time.Now().UTC(), Reason: err.Error()})
 		return nil, err
 	}
-	files, consoleSock, err := p.setupIO()
-	if err != nil {
-		return fail(err)
-	}
+	files, consoleSock := p.childFiles, p.consoleSock
 	pidFile := s.path("exec-" + id + ".pid")
 	args := []string{"exec", "--detach", "--pid-file", pidFile, "--process", s.path("exec-" + id + ".process.json")}
 	if consoleSock != "" {
 		args = append(args, "--console-socket", consoleSock)
 	}
 	args = append(args, s.cfg.ID)
-	err = s.runtime(files, args...)
+	err := s.runtime(files, args...)
 	p.closeChild()
 	if err == nil && p.terminal {
 		err = p.receiveConsole(p.size)
