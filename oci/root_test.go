@@ -51,11 +51,11 @@ func newRootEnv(t *testing.T) *rootEnv {
 	t.Cleanup(func() {
 		// The runtime removes its cgroups on delete; make sure, and drop
 		// the parent this test made.
-		for _, c := range []string{"memory", "pids", "cpu", "cpuacct", "cpuset", "devices", "freezer", "blkio", "systemd"} {
-			os.Remove(filepath.Join("/sys/fs/cgroup", c, e.cgroups))
-			os.Remove(filepath.Join("/sys/fs/cgroup", c, "berth-ocitest"))
+		hierarchies, _ := os.ReadDir("/sys/fs/cgroup")
+		for _, h := range hierarchies {
+			os.Remove(filepath.Join("/sys/fs/cgroup", h.Name(), e.cgroups))
+			os.Remove(filepath.Join("/sys/fs/cgroup", h.Name(), "berth-ocitest"))
 		}
-		os.Remove(filepath.Join("/sys/fs/cgroup/unified", e.cgroups))
 	})
 	return e
 }
@@ -97,6 +97,9 @@ func (e *rootEnv) run(opts CreateOptions, script string) (string, int) {
 	// Nothing of the container may be left in the runtime's state.
 	if ents, _ := os.ReadDir(e.state); len(ents) != 0 {
 		t.Errorf("runtime state left behind: %v", ents)
+	}
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/memory", e.cgroups)); err == nil {
+		t.Errorf("cgroup %s left behind", e.cgroups)
 	}
 	return out.String(), code
 }
@@ -201,4 +204,17 @@ grep ' /scratch ' /proc/mounts`)
 	os.WriteFile(filepath.Join(e.rootfs, "data", "seed"), []byte("changed"), 0o644)
 	out, code = e.run(CreateOptions{Volumes: []string{"namedvol:/data"}}, `cat /data/new /data/seed`)
 	wantOut(t, out, code, 0, "vol\nfrom-image")
+}
+
+func TestRootPrivileged(t *testing.T) {
+	e := newRootEnv(t)
+	out, code := e.run(CreateOptions{Privileged: true}, `
+grep -E '^(CapEff|Seccomp):' /proc/self/status
+grep ' /sys sysfs ' /proc/mounts
+test -c /dev/loop-control && echo has-loop-control
+mount -t tmpfs none /tmp && echo mount-allowed && umount /tmp`)
+	wantOut(t, out, code, 0, "Seccomp:\t0", "sysfs /sys sysfs rw", "has-loop-control", "mount-allowed")
+	if strings.Contains(out, "CapEff:\t00000000a80425fb") || strings.Contains(out, "CapEff:\t0000000000000000") {
+		t.Errorf("privileged container without all capabilities:\n%s", out)
+	}
 }
