@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
@@ -201,6 +202,9 @@ func New(cfg Config) (*Manager, error) {
 		}
 	} else if err != nil {
 		return nil, err
+	} else if def, _ := m.load(DefaultNetworkName); def != nil && (def.Berth.Subnet != cfg.DefaultSubnet || def.Berth.Bridge != cfg.DefaultBridge) {
+		m.log.Warn("default network keeps its stored subnet and bridge; remove its conflist (with no containers attached) to apply new ones",
+			"stored_subnet", def.Berth.Subnet, "stored_bridge", def.Berth.Bridge, "config_subnet", cfg.DefaultSubnet, "config_bridge", cfg.DefaultBridge)
 	}
 	return m, nil
 }
@@ -579,6 +583,9 @@ func (m *Manager) Attach(ctx context.Context, containerID, netnsPath string, net
 	if _, err := os.Stat(netnsPath); err != nil {
 		return Result{}, fmt.Errorf("container %s: netns %s: %w", containerID, netnsPath, errdefs.ErrInvalidArgument)
 	}
+	if !netns.IsPinned(netnsPath) {
+		return Result{}, fmt.Errorf("container %s: netns %s: not a network namespace: %w", containerID, netnsPath, errdefs.ErrInvalidArgument)
+	}
 	ports := append([]PortMapping(nil), opts.PortMappings...)
 	for i, p := range ports {
 		if p.ContainerPort < 1 || p.ContainerPort > 65535 || p.HostPort < 0 || p.HostPort > 65535 || (p.Protocol != "tcp" && p.Protocol != "udp") {
@@ -739,6 +746,9 @@ func (m *Manager) reservePorts(id string, ports []PortMapping) error {
 			}
 			ports[i].HostPort = p
 		}
+		if err := hostPortFree(ports[i]); err != nil {
+			return fmt.Errorf("container %s: %w", id, err)
+		}
 		for _, r := range recs {
 			for _, q := range r.PortMappings {
 				if clash(ports[i], q) {
@@ -756,6 +766,32 @@ func orAll(ip string) string {
 		return "0.0.0.0"
 	}
 	return ip
+}
+
+// hostPortFree fails if a host process already listens on the mapping's
+// host address and port (docker's "port is already allocated"): traffic from
+// other hosts would silently go to the container instead.
+func hostPortFree(p PortMapping) error {
+	addr := net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort))
+	var err error
+	if p.Protocol == "udp" {
+		var c net.PacketConn
+		if c, err = net.ListenPacket("udp", addr); err == nil {
+			c.Close()
+		}
+	} else {
+		var l net.Listener
+		if l, err = net.Listen("tcp", addr); err == nil {
+			l.Close()
+		}
+	}
+	if err != nil && errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("host port %s:%d/%s is already in use on the host: %w", orAll(p.HostIP), p.HostPort, p.Protocol, errdefs.ErrAlreadyExists)
+	}
+	if err != nil && errors.Is(err, syscall.EADDRNOTAVAIL) {
+		return fmt.Errorf("host address %s of port %d/%s is not an address of this host: %w", p.HostIP, p.HostPort, p.Protocol, errdefs.ErrInvalidArgument)
+	}
+	return nil
 }
 
 func freeHostPort(hostIP, proto string) (int, error) {

@@ -155,6 +155,11 @@ func TestAttachFailureRollsBack(t *testing.T) {
 	if _, err := e.mgr.Attach(ctx, id, ns+"-missing", []string{network.DefaultNetworkName}, network.AttachOpts{}); !errdefs.IsInvalidArgument(err) {
 		t.Fatalf("missing netns: %v", err)
 	}
+	plain := filepath.Join(t.TempDir(), "not-a-netns")
+	os.WriteFile(plain, nil, 0o644)
+	if _, err := e.mgr.Attach(ctx, id, plain, []string{network.DefaultNetworkName}, network.AttachOpts{}); !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "not a network namespace") {
+		t.Fatalf("plain file as netns: %v", err)
+	}
 	e.assertNoLeaks(id, "", network.DefaultNetworkName, name)
 	deleteLinkIfAny(n.Bridge)
 }
@@ -201,6 +206,26 @@ func TestPortConflict(t *testing.T) {
 		PortMappings: []network.PortMapping{{HostPort: hp, ContainerPort: 81, Protocol: "tcp"}}})
 	if !errdefs.IsAlreadyExists(err) || !strings.Contains(err.Error(), a) || !strings.Contains(err.Error(), fmt.Sprint(hp)) {
 		t.Fatalf("conflicting port: %v", err)
+	}
+	e.assertNoLeaks(b, "", network.DefaultNetworkName)
+
+	// A host process already listening on the port: refused, like docker's
+	// "port is already allocated".
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	busy := l.Addr().(*net.TCPAddr).Port
+	_, err = e.mgr.Attach(ctx, b, nsB, []string{network.DefaultNetworkName}, network.AttachOpts{
+		PortMappings: []network.PortMapping{{HostPort: busy, ContainerPort: 81, Protocol: "tcp"}}})
+	if !errdefs.IsAlreadyExists(err) || !strings.Contains(err.Error(), fmt.Sprintf("host port 0.0.0.0:%d/tcp is already in use on the host", busy)) {
+		t.Fatalf("port held by a host process: %v", err)
+	}
+	_, err = e.mgr.Attach(ctx, b, nsB, []string{network.DefaultNetworkName}, network.AttachOpts{
+		PortMappings: []network.PortMapping{{HostIP: "192.0.2.254", HostPort: freePort(t), ContainerPort: 81, Protocol: "tcp"}}})
+	if !errdefs.IsInvalidArgument(err) || !strings.Contains(err.Error(), "not an address of this host") {
+		t.Fatalf("foreign host address: %v", err)
 	}
 	e.assertNoLeaks(b, "", network.DefaultNetworkName)
 	if n := vethCount(t, e.bridge); n != 1 {
