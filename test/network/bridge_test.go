@@ -81,6 +81,8 @@ func TestDefaultBridgePublish(t *testing.T) {
 			}
 		}()
 		mustFetch(t, ns, l.Addr().String(), "from-host")
+		// hairpin: the container reaches itself through its published port
+		mustFetch(t, ns, fmt.Sprintf("%s:%d", hostIP, res.PortMappings[1].HostPort), "hello-81")
 	}
 	nat := run(t, "iptables-save", "-t", "nat")
 	if !strings.Contains(nat, id) || !strings.Contains(nat, "MASQUERADE") {
