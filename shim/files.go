@@ -1,12 +1,12 @@
 package shim
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // SocketDir holds sockets whose path under a long state directory would not
@@ -20,8 +20,9 @@ func SocketPath(stateDir, name string) string {
 	if len(p) < 100 {
 		return p
 	}
-	h := sha256.Sum256([]byte(stateDir))
-	return filepath.Join(SocketDir, hex.EncodeToString(h[:10])+"-"+name)
+	h := fnv.New64a()
+	h.Write([]byte(stateDir))
+	return filepath.Join(SocketDir, strconv.FormatUint(h.Sum64(), 36)+"-"+name)
 }
 
 // WriteFileAtomic writes data to path through a temp file, fsync and rename.
