@@ -657,8 +657,11 @@ func Generate(ctx context.Context, in GenerateInput) (_ *specs.Spec, retErr erro
 			return nil, err
 		}
 	}
-	if in.RootfsPath != "" && filepath.IsAbs(s.Root.Path) {
-		if err := rspec.Validate(s, filepath.Dir(s.Root.Path)); err != nil {
+	if in.RootfsPath != "" {
+		// Check the result as berth-runtime will, against the real rootfs.
+		check := *s
+		check.Root = &specs.Root{Path: in.RootfsPath, Readonly: s.Root.Readonly}
+		if err := rspec.Validate(&check, filepath.Dir(in.RootfsPath)); err != nil {
 			return nil, fmt.Errorf("generated spec: %w", err)
 		}
 	}
@@ -757,6 +760,22 @@ func mergeEnv(image, user []string, hostname string, tty bool, home string) []st
 		if e != "" {
 			out = append(out, e)
 		}
+	}
+	return out
+}
+
+// MergeLabels returns the container's labels as Docker makes them: the
+// image's labels, overridden by the user's.
+func MergeLabels(image, user map[string]string) map[string]string {
+	if len(image) == 0 && len(user) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(image)+len(user))
+	for k, v := range image {
+		out[k] = v
+	}
+	for k, v := range user {
+		out[k] = v
 	}
 	return out
 }

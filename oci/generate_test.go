@@ -252,8 +252,7 @@ func TestGenerateBadInputChangesNothing(t *testing.T) {
 		"init":        {CreateOptions{Init: true}, "--init"},
 		"env":         {CreateOptions{Env: []string{"=x"}}, "invalid environment variable"},
 		"seccompfile": {CreateOptions{SecurityOpt: []string{"seccomp=/no/such.json"}}, "seccomp profile"},
-		// fails after the named volume and bind source would be made
-		"late": {CreateOptions{Volumes: []string{"named:/n", hostDir + "/deep:/b"}, User: "ghost"}, "unable to find user"},
+		"late":        {CreateOptions{Volumes: []string{"named:/n", hostDir + "/deep:/b"}, User: "ghost"}, "unable to find user"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Generate(context.Background(), GenerateInput{ID: testID, RootfsPath: rootfs, ImageConfig: cfg, Opts: c.o, Volumes: vols})
@@ -265,6 +264,29 @@ func TestGenerateBadInputChangesNothing(t *testing.T) {
 				t.Errorf("bind source left behind: %v", err)
 			}
 		})
+	}
+}
+
+// A failure after volumes and bind sources were made removes them again.
+func TestGenerateRollback(t *testing.T) {
+	rootfs := fakeRootfs(t)
+	vols, err := volume.New(filepath.Join(t.TempDir(), "volumes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	existing, _ := vols.Create(context.Background(), "existing", nil)
+	hostDir := filepath.Join(t.TempDir(), "bind")
+	_, err = Generate(context.Background(), GenerateInput{ID: testID, RootfsPath: rootfs, Volumes: vols,
+		ImageConfig: ocispec.ImageConfig{Cmd: []string{"sh"}, Volumes: map[string]struct{}{"/data": {}}},
+		Opts:        CreateOptions{Volumes: []string{"named:/n", "existing:/e", hostDir + "/deep/er:/b"}},
+		Extra:       []SpecOpt{func(*specs.Spec) error { return invalid("late failure") }}})
+	wantErr(t, err, "late failure")
+	list, _ := vols.List(context.Background(), volume.Filter{})
+	if len(list) != 1 || list[0].Name != existing.Name {
+		t.Errorf("volumes after a failed Generate: %+v", list)
+	}
+	if _, err := os.Stat(hostDir); !os.IsNotExist(err) {
+		t.Errorf("bind source left behind: %v", err)
 	}
 }
 
@@ -371,4 +393,22 @@ func TestWriteEtcFiles(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "bad")); !os.IsNotExist(err) {
 		t.Error("bad input left a directory")
 	}
+}
+
+func FuzzResolveUser(f *testing.F) {
+	f.Add("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n", "wheel:x:10:app\n", "app")
+	f.Add("::::\n:x:a:b\n", "x:y:z:a,b,c\n", "1000:10")
+	f.Fuzz(func(t *testing.T, passwd, group, user string) {
+		if len(passwd) > 1<<16 || len(group) > 1<<16 {
+			return
+		}
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "etc"), 0o755)
+		os.WriteFile(filepath.Join(dir, "etc/passwd"), []byte(passwd), 0o644)
+		os.WriteFile(filepath.Join(dir, "etc/group"), []byte(group), 0o644)
+		u, err := ResolveUser(dir, user, nil)
+		if err == nil && (len(u.AdditionalGids) == 0 || u.AdditionalGids[0] != u.GID) {
+			t.Fatalf("ResolveUser(%q): additional gids %v do not start with gid %d", user, u.AdditionalGids, u.GID)
+		}
+	})
 }
