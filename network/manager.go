@@ -674,13 +674,19 @@ func (m *Manager) Attach(ctx context.Context, containerID, netnsPath string, net
 		// Undo this call: DEL what was added (in reverse), drop the entries.
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
+		var failed []attachedEntry
 		for i := len(rec.Networks) - 1; i >= prevLen; i-- {
 			if err := m.del(dctx, rec, &rec.Networks[i]); err != nil {
-				m.log.Error("attach rollback: CNI DEL failed", "container", containerID, "network", rec.Networks[i].Network, "err", err)
+				m.log.Error("attach rollback: CNI DEL failed; the record stays for Detach", "container", containerID, "network", rec.Networks[i].Network, "err", err)
+				failed = append(failed, rec.Networks[i])
 			}
 		}
-		rec.Networks = rec.Networks[:prevLen]
-		rec.PortMappings = rec.PortMappings[:len(rec.PortMappings)-len(ports)]
+		rec.Networks = append(rec.Networks[:prevLen], failed...)
+		if len(failed) == 0 {
+			rec.PortMappings = rec.PortMappings[:len(rec.PortMappings)-len(ports)]
+		} else {
+			retErr = fmt.Errorf("%w (undoing it failed too: Detach the container to retry)", retErr)
+		}
 		var err error
 		if len(rec.Networks) == 0 {
 			err = os.Remove(m.recPath(containerID))
