@@ -3,6 +3,7 @@ package unpack_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/berth-containers/berth/internal/testimage"
 	"github.com/berth-containers/berth/internal/testutil"
 	"github.com/berth-containers/berth/mount"
+	"github.com/berth-containers/berth/snapshot/overlay"
 	"github.com/berth-containers/berth/unpack"
 )
 
@@ -91,5 +93,35 @@ func TestUnpackGenerated(t *testing.T) {
 	}
 	if _, ok := ov["l0/d1/replaced"]; !ok {
 		t.Errorf("l0/d1/replaced (opaque replacement) missing")
+	}
+}
+
+// BenchmarkUnpackLayers unpacks a generated 20-layer image of ~100 MB one
+// layer at a time and in parallel (overlay, with the filesystem sync).
+func BenchmarkUnpackLayers(b *testing.B) {
+	testutil.RequireRoot(b)
+	img, err := testimage.Generated(11, 20, 100<<20, testimage.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, par := range []int{1, 4} {
+		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
+			b.SetBytes(img.Size())
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				sn, err := overlay.New(b.TempDir())
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				u := &unpack.Unpacker{Content: img.Provider(), Snapshotter: sn, Parallel: par}
+				if _, err := u.Unpack(context.Background(), img.Manifest(), img.ImageConfig()); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				sn.Close()
+				b.StartTimer()
+			}
+		})
 	}
 }
