@@ -30,9 +30,11 @@ type ReadOpts struct {
 
 // Read yields the entries of the log at path, oldest first: the rotated
 // files PATH.N … PATH.1, then PATH; with Follow, then every entry appended
-// later, following PATH when it is rotated. A line that cannot be parsed is
-// reported as an error and reading goes on. A missing PATH yields nothing
-// (or, following, waits for it). Iteration ends when ctx ends.
+// later, following PATH when it is rotated (the old file is finished, files
+// rotated in between are read in full, then the new PATH). Half-written
+// lines are never yielded. A line that cannot be parsed is reported as an
+// error and reading goes on. A missing PATH yields nothing (or, following,
+// waits for it). Following ends when ctx ends.
 func Read(ctx context.Context, path string, opts ReadOpts) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		if opts.PollInterval <= 0 {
