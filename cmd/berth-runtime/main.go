@@ -91,9 +91,12 @@ func main() {
 		initproc.Main()
 		return
 	}
-	// A short-lived, mostly sequential program: one P keeps idle threads from
-	// spinning on a busy machine and skips the cgroup-based GOMAXPROCS probe.
-	goruntime.GOMAXPROCS(1)
+	// A short-lived, mostly sequential program: two Ps at most (one goroutine
+	// may block in a slow cgroup write while create goes on) keep idle threads
+	// from spinning on a busy machine.
+	if goruntime.GOMAXPROCS(0) > 2 {
+		goruntime.GOMAXPROCS(2)
+	}
 	os.Exit(realMain(os.Args[1:]))
 }
 

@@ -39,6 +39,8 @@ type CreateOpts struct {
 	// attach: the caller will copy the terminal itself (run in the foreground
 	// without --console-socket); create returns the pty master in Created.
 	attach bool
+	// keepLocked: run starts the container right away under the same lock.
+	keepLocked bool
 }
 
 // Created describes a container create made.
@@ -46,6 +48,9 @@ type Created struct {
 	Pid    int
 	Master *os.File // pty master when the caller attaches (run)
 	proc   *spawned
+	// Set only for run: the still-locked state, so start needs no reload.
+	h  *state.Handle
+	st *state.State
 }
 
 // Create creates a container: after it returns, the init process waits on the
@@ -53,6 +58,9 @@ type Created struct {
 func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	if err := spec.ValidateID(o.ID); err != nil {
 		return nil, err
+	}
+	if !r.Rootless {
+		go warmCgroupAttach(r.CgroupRoot)
 	}
 	t0 := time.Now()
 	log := r.log()
@@ -244,7 +252,11 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	proc.sync.Close()
 	proc.sync = nil
 	ok = true
-	h.Unlock()
+	if o.keepLocked {
+		c.h, c.st = h, st
+	} else {
+		h.Unlock()
+	}
 	return c, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -35,11 +36,15 @@ func (r *Runtime) Run(o CreateOpts, ro RunOpts) (int, error) {
 		signal.Notify(sigs)
 		defer signal.Stop(sigs)
 	}
+	t0 := time.Now()
+	o.keepLocked = true
 	c, err := r.Create(o)
 	if err != nil {
 		return -1, err
 	}
-	if err := r.Start(o.ID); err != nil {
+	err = r.start(c.h, c.st)
+	c.h.Unlock()
+	if err != nil {
 		_ = r.Delete(o.ID, true)
 		return -1, err
 	}
@@ -60,7 +65,9 @@ func (r *Runtime) Run(o CreateOpts, ro RunOpts) (int, error) {
 			close(copied)
 		}()
 	}
+	r.log().Debug("run", "id", o.ID, "phase", "started", "elapsed", time.Since(t0))
 	code := waitForward(c.Pid, sigs)
+	r.log().Debug("run", "id", o.ID, "phase", "exited", "elapsed", time.Since(t0))
 	if copied != nil {
 		<-copied
 		c.Master.Close()
@@ -69,6 +76,7 @@ func (r *Runtime) Run(o CreateOpts, ro RunOpts) (int, error) {
 		if err := r.Delete(o.ID, true); err != nil {
 			return code, err
 		}
+		r.log().Debug("run", "id", o.ID, "phase", "deleted", "elapsed", time.Since(t0))
 	}
 	return code, nil
 }
