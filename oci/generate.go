@@ -483,6 +483,12 @@ func Generate(ctx context.Context, in GenerateInput) (_ *specs.Spec, retErr erro
 	if s.Root.Path == "" {
 		s.Root.Path = in.RootfsPath
 	}
+	if user.UID != 0 {
+		// Like Docker: a non-root user keeps the bounding set only and
+		// gets no effective or permitted capabilities.
+		s.Process.Capabilities.Effective = nil
+		s.Process.Capabilities.Permitted = nil
+	}
 	if o.Domainname != "" {
 		s.Domainname = o.Domainname
 	}

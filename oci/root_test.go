@@ -155,6 +155,10 @@ grep -E '^Seccomp:' /proc/self/status
 busybox unshare -U true && echo unshare-allowed`)
 	wantOut(t, out, code, 0, "1234\n4321\n", "Seccomp:\t0", "unshare-allowed")
 
+	// A non-root user keeps the bounding set only, as with Docker.
+	out, code = e.run(CreateOptions{User: "1000"}, `grep -E '^Cap(Eff|Bnd):' /proc/self/status`)
+	wantOut(t, out, code, 0, "CapEff:\t0000000000000000", "CapBnd:\t00000000a80425fb")
+
 	out, code = e.run(CreateOptions{CapDrop: []string{"ALL"}, CapAdd: []string{"net_bind_service"}}, `grep CapEff /proc/self/status`)
 	wantOut(t, out, code, 0, "CapEff:\t0000000000000400")
 }
