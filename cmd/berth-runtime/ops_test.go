@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -115,5 +116,22 @@ func TestAmbientWithoutInheritable(t *testing.T) {
 	r.cleanup(id)
 	if out := r.ok("run", "--bundle", bundle, id); !strings.Contains(out, "0000000000000000") {
 		t.Fatalf("ambient set: %q", out)
+	}
+}
+
+// CVE-2024-21626: a cwd through an fd the runtime leaked would put the process
+// in a host directory. Every fd number must fail or stay inside the root.
+func TestCwdThroughInheritedFds(t *testing.T) {
+	r := newRT(t)
+	for fd := 3; fd <= 12; fd++ {
+		cwd := "/proc/self/fd/" + strconv.Itoa(fd)
+		bundle := testutil.Bundle(t, func(s *specs.Spec) { s.Process.Cwd = cwd }, "sh", "-c", "pwd; ls")
+		id := uniqueID(t)
+		r.cleanup(id)
+		out, _, code := r.run("run", "--bundle", bundle, id)
+		if code == 0 && (strings.Contains(out, "state.json") || strings.Contains(out, "(unreachable)") || strings.Contains(out, "exec.fifo")) {
+			t.Fatalf("cwd %s reached a host directory: %q", cwd, out)
+		}
+		assertGone(t, r, id, 0)
 	}
 }
