@@ -665,8 +665,16 @@ func Generate(ctx context.Context, in GenerateInput) (_ *specs.Spec, retErr erro
 	}
 	if in.RootfsPath != "" {
 		// Check the result as berth-runtime will, against the real rootfs.
+		// Namespace paths are left out: the daemon may make the network
+		// namespace only when the task starts, and the runtime checks it then.
 		check := *s
 		check.Root = &specs.Root{Path: in.RootfsPath, Readonly: s.Root.Readonly}
+		lx := *s.Linux
+		lx.Namespaces = nil
+		for _, ns := range s.Linux.Namespaces {
+			lx.Namespaces = append(lx.Namespaces, specs.LinuxNamespace{Type: ns.Type})
+		}
+		check.Linux = &lx
 		if err := rspec.Validate(&check, filepath.Dir(in.RootfsPath)); err != nil {
 			return nil, fmt.Errorf("generated spec: %w", err)
 		}

@@ -215,7 +215,8 @@ func TestGenerateResourcesAndSecurity(t *testing.T) {
 			t.Errorf("host network keeps %s namespace", ns.Type)
 		}
 	}
-	s = gen(t, GenerateInput{ImageConfig: ocispec.ImageConfig{Cmd: []string{"sh"}}, NetNSPath: "/run/netns/x"})
+	// The network namespace may not exist yet when the spec is made.
+	s = gen(t, GenerateInput{RootfsPath: rootfs, ImageConfig: ocispec.ImageConfig{Cmd: []string{"sh"}}, NetNSPath: "/run/netns/x"})
 	if s.Linux.Namespaces[1].Path != "/run/netns/x" {
 		t.Errorf("netns %+v", s.Linux.Namespaces)
 	}
