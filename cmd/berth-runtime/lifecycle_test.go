@@ -341,7 +341,7 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	cases := map[string]func(*specs.Spec){
 		"missing program": func(s *specs.Spec) { s.Process.Args = []string{"/no/such/program"} },
-		"bad cwd": func(s *specs.Spec) { s.Process.Cwd = "/no/such/dir" },
+		"bad cwd":         func(s *specs.Spec) { s.Process.Cwd = "/no/such/dir" },
 		"failing hook": func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 1"}}},
 				Poststop: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "touch " + dir + "/poststop"}}}}
