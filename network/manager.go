@@ -196,6 +196,10 @@ func New(cfg Config) (*Manager, error) {
 		if err != nil {
 			return nil, fmt.Errorf("network config: DefaultSubnet: %w", err)
 		}
+		if r, bad := routeConflict(sub, map[string]bool{cfg.DefaultBridge: true}); bad {
+			m.log.Warn("default network subnet overlaps a host route; containers may not reach those addresses",
+				"subnet", sub.String(), "route", r.Prefix.String(), "iface", r.Iface)
+		}
 		md := meta{ID: newID(), Driver: "bridge", Subnet: sub.String(), Gateway: gw.String(), Bridge: cfg.DefaultBridge, Created: time.Now().UTC()}
 		if err := m.save(buildConflist(DefaultNetworkName, md, m.ipamDir)); err != nil {
 			return nil, err
@@ -280,7 +284,14 @@ func (m *Manager) Create(ctx context.Context, spec NetworkSpec) (Network, error)
 	var sub netip.Prefix
 	var gw netip.Addr
 	if spec.Subnet == "" {
-		sub, gw, err = pickSubnet(existing)
+		sub, gw, err = pickSubnet(existing, func(p netip.Prefix) bool {
+			ours := map[string]bool{}
+			for _, c := range existing {
+				ours[c.Berth.Bridge] = true
+			}
+			_, bad := routeConflict(p, ours)
+			return bad
+		})
 		if err != nil {
 			return Network{}, fmt.Errorf("network %q: %w", spec.Name, err)
 		}
@@ -294,6 +305,13 @@ func (m *Manager) Create(ctx context.Context, spec NetworkSpec) (Network, error)
 				return Network{}, fmt.Errorf("network %q: subnet %s overlaps subnet %s of network %q: %w", spec.Name, sub, p, c.Name, errdefs.ErrAlreadyExists)
 			}
 		}
+	}
+	ours := map[string]bool{}
+	for _, c := range existing {
+		ours[c.Berth.Bridge] = true
+	}
+	if r, bad := routeConflict(sub, ours); bad {
+		return Network{}, fmt.Errorf("network %q: subnet %s overlaps the host's route %s on %s: %w", spec.Name, sub, r.Prefix, r.Iface, errdefs.ErrAlreadyExists)
 	}
 	id := newID()
 	md := meta{ID: id, Driver: "bridge", Subnet: sub.String(), Gateway: gw.String(), Bridge: "br-" + id[:12],
@@ -316,11 +334,11 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// pickSubnet finds a free /24 in 10.89.0.0/16.
-func pickSubnet(existing []*conflist) (netip.Prefix, netip.Addr, error) {
+// pickSubnet finds a /24 in 10.89.0.0/16 used by no network and no host route.
+func pickSubnet(existing []*conflist, onHostRoute func(netip.Prefix) bool) (netip.Prefix, netip.Addr, error) {
 	for i := 0; i < 256; i++ {
 		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 89, byte(i), 0}), 24)
-		free := true
+		free := !onHostRoute(p)
 		for _, c := range existing {
 			if q, err := netip.ParsePrefix(c.Berth.Subnet); err == nil && q.Overlaps(p) {
 				free = false

@@ -2,6 +2,7 @@ package network
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -134,17 +135,37 @@ func TestManagerNetworks(t *testing.T) {
 	if err != nil || def.Subnet != "10.231.0.0/24" || def.Gateway != "10.231.0.1" || def.Bridge != "bu-test" || def.Driver != "bridge" {
 		t.Fatalf("default network: %+v %v", def, err)
 	}
+	// Auto subnets come from 10.89.0.0/16, skipping ones in use (other
+	// packages' tests may have bridges there, so no exact value is assumed).
+	auto := netip.MustParsePrefix("10.89.0.0/16")
 	n1, err := m.Create(ctx, NetworkSpec{Name: "auto"})
-	if err != nil || n1.Subnet != "10.89.0.0/24" {
+	if err != nil || !auto.Contains(netip.MustParsePrefix(n1.Subnet).Addr()) || netip.MustParsePrefix(n1.Subnet).Bits() != 24 {
 		t.Fatalf("auto subnet: %+v %v", n1, err)
 	}
 	n2, err := m.Create(ctx, NetworkSpec{Name: "auto2", Internal: true})
-	if err != nil || n2.Subnet != "10.89.1.0/24" || !n2.Internal {
+	if err != nil || !auto.Contains(netip.MustParsePrefix(n2.Subnet).Addr()) || n2.Subnet == n1.Subnet || !n2.Internal {
 		t.Fatalf("second auto subnet: %+v %v", n2, err)
 	}
-	_, err = m.Create(ctx, NetworkSpec{Name: "wide", Subnet: "10.89.0.0/16"})
-	if !errdefs.IsAlreadyExists(err) || !strings.Contains(err.Error(), `subnet 10.89.0.0/16 overlaps subnet 10.89.0.0/24 of network "auto"`) {
+	_, err = m.Create(ctx, NetworkSpec{Name: "wide", Subnet: n1.Subnet})
+	if !errdefs.IsAlreadyExists(err) || !strings.Contains(err.Error(), `subnet `+n1.Subnet+` overlaps subnet `+n1.Subnet+` of network "auto"`) {
 		t.Fatalf("overlap: %v", err)
+	}
+	// A subnet overlapping a host route (on an interface not ours) is refused.
+	data, _ := os.ReadFile("/proc/net/route")
+	var host *hostRoute
+	for _, r := range parseRoutes(string(data)) {
+		if !strings.HasPrefix(r.Prefix.Addr().String(), "10.") && r.Prefix.Bits() >= 8 && r.Prefix.Bits() <= 30 {
+			r := r
+			host = &r
+			break
+		}
+	}
+	if host == nil {
+		t.Fatalf("no IPv4 host route outside 10/8 in /proc/net/route to test against:\n%s", data)
+	}
+	_, err = m.Create(ctx, NetworkSpec{Name: "onhost", Subnet: host.Prefix.String()})
+	if !errdefs.IsAlreadyExists(err) || !strings.Contains(err.Error(), "overlaps the host's route "+host.Prefix.String()+" on "+host.Iface) {
+		t.Fatalf("subnet on a host route: %v", err)
 	}
 	bad := []struct {
 		spec NetworkSpec
@@ -189,4 +210,28 @@ func TestManagerNetworks(t *testing.T) {
 	if _, err := New(Config{Root: root, State: dir, PluginDirs: []string{dir}}); !errdefs.IsFailedPrecondition(err) {
 		t.Fatalf("no plugins: %v", err)
 	}
+}
+
+func TestParseRoutes(t *testing.T) {
+	data := "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n" +
+		"eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n" +
+		"eth0\t000200C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n" +
+		"br0\t0000580A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n" +
+		"junk\n"
+	got := parseRoutes(data)
+	want := []hostRoute{{"eth0", netip.MustParsePrefix("192.0.2.0/24")}, {"br0", netip.MustParsePrefix("10.88.0.0/16")}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v", got)
+	}
+}
+
+func FuzzParseRoutes(f *testing.F) {
+	f.Add("Iface\tDestination\n eth0 000200C0 0 0 0 0 0 00FFFFFF\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, r := range parseRoutes(s) {
+			if !r.Prefix.IsValid() || r.Prefix.Bits() == 0 {
+				t.Fatalf("bad route %+v", r)
+			}
+		}
+	})
 }
