@@ -3,6 +3,7 @@ package oci
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -968,4 +969,48 @@ func ParseSecurityOpts(list []string) (SecurityOpts, error) {
 		}
 	}
 	return so, nil
+}
+
+// ParseShmSize parses --shm-size (a size > 0; default 64m).
+func ParseShmSize(s string) (int64, error) {
+	v, err := ParseBytes(s)
+	if err != nil {
+		return 0, flagErr(FlagShmSize, s, "%v", err)
+	}
+	if v <= 0 {
+		return 0, flagErr(FlagShmSize, s, "must be greater than 0")
+	}
+	return v, nil
+}
+
+// ParseMemoryReservation parses --memory-reservation (a soft limit size).
+func ParseMemoryReservation(s string) (int64, error) {
+	v, err := ParseBytes(s)
+	if err != nil {
+		return 0, flagErr(FlagMemoryRes, s, "%v", err)
+	}
+	return v, nil
+}
+
+// InlineSecurityOpts validates --security-opt values and replaces
+// seccomp=<file> with seccomp=<the file's JSON>, as docker's CLI does, so
+// the daemon never reads a profile path on the client's behalf.
+func InlineSecurityOpts(list []string) ([]string, error) {
+	out := make([]string, 0, len(list))
+	for _, o := range list {
+		so, err := ParseSecurityOpts([]string{o})
+		if err != nil {
+			return nil, err
+		}
+		if len(so.SeccompProfile) > 0 {
+			var probe map[string]any
+			if err := json.Unmarshal(so.SeccompProfile, &probe); err != nil {
+				return nil, flagErr(FlagSecurityOpt, o, "decoding seccomp profile failed: %v", err)
+			}
+			out = append(out, "seccomp="+string(so.SeccompProfile))
+			continue
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }

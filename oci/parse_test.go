@@ -307,3 +307,24 @@ func FuzzParsers(f *testing.F) {
 		parseExtraHosts([]string{s})
 	})
 }
+
+func TestInlineSecurityOpts(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "p.json")
+	os.WriteFile(f, []byte(`{"defaultAction":"SCMP_ACT_ALLOW"}`), 0o644)
+	got, err := InlineSecurityOpts([]string{"no-new-privileges", "seccomp=" + f})
+	if err != nil || len(got) != 2 || got[1] != `seccomp={"defaultAction":"SCMP_ACT_ALLOW"}` {
+		t.Fatalf("%q %v", got, err)
+	}
+	so, err := ParseSecurityOpts(got)
+	if err != nil || string(so.SeccompProfile) != `{"defaultAction":"SCMP_ACT_ALLOW"}` {
+		t.Fatalf("%+v %v", so, err)
+	}
+	os.WriteFile(f, []byte(`not json`), 0o644)
+	_, err = InlineSecurityOpts([]string{"seccomp=" + f})
+	wantErr(t, err, "decoding seccomp profile")
+	if v, err := ParseShmSize("128m"); err != nil || v != 128<<20 {
+		t.Fatalf("%d %v", v, err)
+	}
+	_, err = ParseShmSize("0")
+	wantErr(t, err, "--shm-size")
+}
