@@ -155,6 +155,11 @@ grep -E '^Seccomp:' /proc/self/status
 busybox unshare -U true && echo unshare-allowed`)
 	wantOut(t, out, code, 0, "1234\n4321\n", "Seccomp:\t0", "unshare-allowed")
 
+	// A custom profile (runtime-spec form, as a file's content).
+	prof := `{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO"}]}`
+	out, code = e.run(CreateOptions{SecurityOpt: []string{"seccomp=" + prof}}, `mkdir /tmp/x 2>/dev/null && echo MADE || echo mkdir-denied; touch /tmp/y && echo touch-ok`)
+	wantOut(t, out, code, 0, "mkdir-denied", "touch-ok")
+
 	// A non-root user keeps the bounding set only, as with Docker.
 	out, code = e.run(CreateOptions{User: "1000"}, `grep -E '^Cap(Eff|Bnd):' /proc/self/status`)
 	wantOut(t, out, code, 0, "CapEff:\t0000000000000000", "CapBnd:\t00000000a80425fb")
