@@ -149,6 +149,11 @@ func realMain(args []string) int {
 			g.logFile.Close()
 		}
 	}()
+	switch rest[0] {
+	case "create", "run", "exec":
+		// Started before flags and config are even read: see Prewarm.
+		g.runtime().Prewarm()
+	}
 	for _, c := range commands {
 		if c.name == rest[0] {
 			code, err := c.run(g, rest[1:])

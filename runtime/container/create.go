@@ -59,9 +59,7 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	if err := spec.ValidateID(o.ID); err != nil {
 		return nil, err
 	}
-	if !r.Rootless {
-		go warmCgroupAttach(r.CgroupRoot)
-	}
+	r.Prewarm()
 	t0 := time.Now()
 	log := r.log()
 	phase := func(name string) { log.Debug("create", "id", o.ID, "phase", name, "elapsed", time.Since(t0)) }

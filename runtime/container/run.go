@@ -137,6 +137,7 @@ type ExecOpts struct {
 // Exec runs an extra process in a running container. In the foreground it
 // returns the process's exit code; detached it returns 0 once the process runs.
 func (r *Runtime) Exec(o ExecOpts) (int, error) {
+	r.Prewarm()
 	if err := spec.ValidateProcess(o.Process, "process"); err != nil {
 		return -1, err
 	}

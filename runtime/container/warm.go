@@ -5,7 +5,20 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
+
+// Prewarm starts, once per process and in the background, what makes the
+// coming cgroup join cheap (see warmCgroupAttach). Commands that will create
+// or join a container call it as early as they can.
+func (r *Runtime) Prewarm() {
+	if r.Rootless {
+		return
+	}
+	prewarmOnce.Do(func() { go warmCgroupAttach(r.CgroupRoot) })
+}
+
+var prewarmOnce sync.Once
 
 // warmCgroupAttach rewrites the calling process's pid into the cgroup it is
 // already in. That moves nothing, but it takes the kernel's cgroup
