@@ -170,8 +170,19 @@ func Generate(ctx context.Context, in GenerateInput) (_ *specs.Spec, retErr erro
 	if err := checkHostname(hostname); err != nil {
 		return nil, err
 	}
-	if _, err := ParseUser(o.User); err != nil {
+	// The image's USER applies unless --user is given.
+	userArg := o.User
+	if userArg == "" {
+		userArg = img.User
+	}
+	if _, err := ParseUser(userArg); err != nil {
+		if o.User == "" {
+			return nil, fmt.Errorf("image config user %q: %w", img.User, err)
+		}
 		return nil, err
+	}
+	if hostNet && o.Domainname != "" {
+		return nil, invalid("--domainname: conflicting options: domainname and the network mode host")
 	}
 	if err := checkMemory(o.Memory); err != nil {
 		return nil, flagErr(FlagMemory, strconv.FormatInt(o.Memory, 10), "%v", err)
@@ -362,7 +373,7 @@ func Generate(ctx context.Context, in GenerateInput) (_ *specs.Spec, retErr erro
 		defer rootDir.Close()
 	}
 
-	user, err := ResolveUser(in.RootfsPath, o.User, o.GroupAdd)
+	user, err := ResolveUser(in.RootfsPath, userArg, o.GroupAdd)
 	if err != nil {
 		return nil, err
 	}

@@ -147,6 +147,15 @@ func TestGenerateUser(t *testing.T) {
 			t.Errorf("user %q: %+v, want %+v", user, got, want)
 		}
 	}
+	// The image's USER applies unless --user overrides it.
+	s := gen(t, GenerateInput{RootfsPath: rootfs, ImageConfig: ocispec.ImageConfig{Cmd: []string{"id"}, User: "app"}})
+	if s.Process.User.UID != 1000 {
+		t.Errorf("image user: %+v", s.Process.User)
+	}
+	s = gen(t, GenerateInput{RootfsPath: rootfs, ImageConfig: ocispec.ImageConfig{Cmd: []string{"id"}, User: "app"}, Opts: CreateOptions{User: "0"}})
+	if s.Process.User.UID != 0 {
+		t.Errorf("--user over image user: %+v", s.Process.User)
+	}
 	_, err := Generate(context.Background(), GenerateInput{ID: testID, RootfsPath: rootfs, ImageConfig: cfg, Opts: CreateOptions{User: "foo"}})
 	wantErr(t, err, "unable to find user foo: no matching entries in passwd file")
 	_, err = Generate(context.Background(), GenerateInput{ID: testID, RootfsPath: rootfs, ImageConfig: cfg, Opts: CreateOptions{User: "app:nogroup"}})
