@@ -21,6 +21,15 @@
 //	        Volumes: volumeStore, InitPath: cfg.InitBinary})
 //	vols := oci.VolumesOf(s) // the named and anonymous volumes it uses
 //
+// Where Berth differs from dockerd 20.10 on purpose: the container gets a
+// private cgroup namespace; HOME is put in the spec's env from passwd;
+// /sys/devices/virtual/powercap is masked too; z and Z on -v are accepted
+// and ignored (there is no SELinux here), while apparmor= and label=
+// security options are refused; a seccomp= profile is a runtime-spec
+// LinuxSeccomp document (Docker's own profile files read the same when
+// they use no includes/excludes). As in Docker, a non-root --user keeps
+// the bounding capability set only.
+//
 // Generate validates every option before it changes anything; the only
 // things it writes are a missing working directory inside the rootfs and
 // volumes it creates (which it removes again when it fails). It never
