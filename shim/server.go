@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-containers/berth/internal/errdefs"
@@ -498,6 +499,11 @@ func (s *Shim) exec(execID string, req *Request) error {
 	p := newProcess(s, execID, req.Exec.Terminal, req.Exec.Stdin)
 	s.execs[execID] = p
 	s.mu.Unlock()
+	// An exec runs as soon as the runtime has made it, before the shim
+	// holds the pty: the runtime sizes the pty from process.consoleSize.
+	if sz := req.Exec.ConsoleSize; req.Exec.Terminal && sz != nil && sz.Width > 0 && sz.Height > 0 && req.Process.ConsoleSize == nil {
+		req.Process.ConsoleSize = &specs.Box{Width: uint(sz.Width), Height: uint(sz.Height)}
+	}
 	b, err := json.Marshal(req.Process)
 	if err == nil {
 		err = WriteFileAtomic(s.path("exec-"+execID+".process.json"), b, 0o600)
