@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -133,5 +136,50 @@ func TestCwdThroughInheritedFds(t *testing.T) {
 			t.Fatalf("cwd %s reached a host directory: %q", cwd, out)
 		}
 		assertGone(t, r, id, 0)
+	}
+}
+
+// delete --force cleans what a crashed create left: a bare state directory, or
+// a state that never reached "created" with its init still alive.
+func TestDeleteForceAfterCrashedCreate(t *testing.T) {
+	r := newRT(t)
+	bare := uniqueID(t)
+	if err := os.MkdirAll(filepath.Join(r.root, bare), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	r.ok("delete", "--force", bare)
+	if _, err := os.Stat(filepath.Join(r.root, bare)); !os.IsNotExist(err) {
+		t.Fatalf("bare state dir left: %v", err)
+	}
+
+	sleeper := exec.Command("sleep", "60")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- sleeper.Wait() }()
+	t.Cleanup(func() { sleeper.Process.Kill(); <-done })
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", sleeper.Process.Pid))
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	id := uniqueID(t)
+	dir := filepath.Join(r.root, id)
+	os.MkdirAll(dir, 0o711)
+	st := fmt.Sprintf(`{"id":%q,"bundle":"/nonexistent","pid":%d,"startTime":%s,"createDone":false,"config":{"ociVersion":"1.3.0"}}`, id, sleeper.Process.Pid, f[19])
+	os.WriteFile(filepath.Join(dir, "state.json"), []byte(st), 0o600)
+	if s := r.state(id); s.Status != "creating" {
+		t.Fatalf("half-created container: status %s", s.Status)
+	}
+	if _, errs, code := r.run("delete", id); code == 0 || !strings.Contains(errs, "creating") {
+		t.Fatalf("delete of a creating container: exit %d %q", code, errs)
+	}
+	r.ok("delete", "--force", id)
+	select {
+	case <-done:
+		done <- nil
+	case <-time.After(10 * time.Second):
+		t.Fatal("delete --force did not kill the half-created container's init")
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("state dir left: %v", err)
 	}
 }
