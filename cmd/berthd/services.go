@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 
 	"github.com/berth-containers/berth/daemon"
+	"github.com/berth-containers/berth/network"
+	"github.com/berth-containers/berth/volume"
 )
 
 // registerServices opens the stores and adds every API service to d.
@@ -21,5 +24,22 @@ func registerServices(d *daemon.Daemon) error {
 	d.AddService(daemon.NewContentService(st))
 	d.AddService(daemon.NewRegistryService(st))
 	d.AddService(daemon.NewGCService(st, log))
+
+	cfg := d.Config()
+	vols, err := volume.New(filepath.Join(cfg.Root, "volumes"))
+	if err != nil {
+		return err
+	}
+	var net daemon.Networker
+	if m, err := network.New(network.Config{Root: cfg.Root, State: cfg.State, Logger: log}); err != nil {
+		log.Warn("networking unavailable: only --network none and host work", "err", err)
+	} else {
+		net = m
+	}
+	cs := daemon.NewContainersService(st, cfg, log, vols, net, daemon.NewEvents())
+	if err := cs.Recover(context.Background()); err != nil {
+		return err
+	}
+	d.AddService(cs)
 	return nil
 }
