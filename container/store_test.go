@@ -279,3 +279,24 @@ func TestNoNamespace(t *testing.T) {
 		t.Fatal("create without a namespace")
 	}
 }
+
+func FuzzParseFilters(f *testing.F) {
+	for _, s := range []string{"status=running", "label=a=b", "ancestor=busybox:latest", "name=/x", "id=abc", "bogus", "=x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		flt, err := ParseFilters([]string{s})
+		if err != nil {
+			return
+		}
+		for _, st := range flt.Status {
+			if !st.Valid() {
+				t.Fatalf("accepted status %q", st)
+			}
+		}
+		flt.Match(Container{ID: strings.Repeat("a", 64), Name: "n1", Image: s, ImageDigest: "sha256:" + strings.Repeat("b", 64), Labels: map[string]string{"a": "b"}})
+		if ValidateName(s) == nil && (strings.ContainsAny(strings.TrimPrefix(s, "/"), "/ \x00") || len(s) < 2) {
+			t.Fatalf("name %q accepted", s)
+		}
+	})
+}
