@@ -53,6 +53,8 @@ type Request struct {
 	All       bool                  `json:"all,omitempty"`
 	Resources *specs.LinuxResources `json:"resources,omitempty"`
 	Size      *ConsoleSize          `json:"size,omitempty"`
+	// Delete: kill whatever still runs (also a paused container) first.
+	Force bool `json:"force,omitempty"`
 	// Attach: close the process's stdin when the client's stdin ends.
 	StdinOnce bool `json:"stdinOnce,omitempty"`
 	// Attach: which streams the client wants.

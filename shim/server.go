@@ -186,7 +186,7 @@ func (s *Shim) handle(req *Request) (*Response, error) {
 		}
 		return nil, p.closeStdin()
 	case MethodDelete:
-		return s.delete(req.ExecID)
+		return s.delete(req.ExecID, req.Force)
 	case MethodShutdown:
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -568,7 +568,7 @@ func (s *Shim) startExec(p *process) (*Response, error) {
 	return &Response{State: &st}, nil
 }
 
-func (s *Shim) delete(execID string) (*Response, error) {
+func (s *Shim) delete(execID string, force bool) (*Response, error) {
 	if execID != "" {
 		p, err := s.process(execID)
 		if err != nil {
@@ -597,20 +597,22 @@ func (s *Shim) delete(execID string) (*Response, error) {
 		return &Response{}, nil
 	}
 	st := p.state()
-	if st.Status == StatusRunning || st.Status == StatusPaused {
+	if (st.Status == StatusRunning || st.Status == StatusPaused) && !force {
 		return nil, fmt.Errorf("delete container %s: it is %s: kill it first: %w", s.cfg.ID, st.Status, errdefs.ErrFailedPrecondition)
 	}
 	args := []string{"delete", s.cfg.ID}
-	if st.Status == StatusCreated {
+	if st.Status != StatusStopped {
+		// The runtime kills every process (thawing a paused container).
 		args = []string{"delete", "--force", s.cfg.ID}
 	}
 	if err := s.runtime(nil, args...); err != nil {
 		return nil, fmt.Errorf("delete container %s: %w", s.cfg.ID, err)
 	}
-	if st.Status == StatusCreated {
+	if st.Status != StatusStopped {
 		select {
 		case <-p.exited:
-		case <-time.After(5 * time.Second):
+		case <-time.After(10 * time.Second):
+			s.log.Warn("delete: init did not exit after the runtime's delete --force", "pid", st.Pid)
 		}
 	}
 	s.mu.Lock()

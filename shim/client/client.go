@@ -379,6 +379,19 @@ func (c *Client) Delete(ctx context.Context, execID string) (*shim.ExitStatus, e
 	return resp.Exit, nil
 }
 
+// ForceDelete deletes the container in any state: the runtime's
+// `delete --force` kills every process (a paused container too), then as
+// Delete. It returns the init's exit status.
+func (c *Client) ForceDelete(ctx context.Context) (*shim.ExitStatus, error) {
+	resp, err := c.call(ctx, &shim.Request{Method: shim.MethodDelete, Force: true})
+	if err != nil {
+		return nil, err
+	}
+	c.waitShimExit(ctx)
+	os.RemoveAll(c.cfg.StateDir)
+	return resp.Exit, nil
+}
+
 // Shutdown stops a shim whose container was never created (or is deleted).
 func (c *Client) Shutdown(ctx context.Context) error {
 	if _, err := c.call(ctx, &shim.Request{Method: shim.MethodShutdown}); err != nil {

@@ -186,3 +186,53 @@ func TestCreateFails(t *testing.T) {
 	}
 	ct.checkGone()
 }
+
+// ForceDelete (rm -f) in every state leaves nothing behind and reports an
+// exit status.
+func TestForceDeleteAnyState(t *testing.T) {
+	for _, rt := range []string{"berth-runtime", "runc"} {
+		for _, state := range []string{shim.StatusCreated, shim.StatusRunning, shim.StatusPaused, shim.StatusStopped} {
+			t.Run(rt+"/"+state, func(t *testing.T) {
+				t.Parallel()
+				args := []string{"sleep", "1000"}
+				if state == shim.StatusStopped {
+					args = []string{"true"}
+				}
+				ct := startShim(t, cOpts{runtime: rt, args: args})
+				ctx := ct.ctx()
+				st, err := ct.c.Create(ctx, shim.CreateOpts{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				initPid := st.Pid
+				if state != shim.StatusCreated {
+					if _, err := ct.c.Start(ctx, ""); err != nil {
+						t.Fatal(err)
+					}
+				}
+				switch state {
+				case shim.StatusPaused:
+					if err := ct.c.Pause(ctx); err != nil {
+						t.Fatal(err)
+					}
+				case shim.StatusStopped:
+					if _, err := ct.c.Wait(ctx, ""); err != nil {
+						t.Fatal(err)
+					}
+				}
+				mustState(t, ct, "", state)
+				e, err := ct.c.ForceDelete(ctx)
+				if err != nil {
+					t.Fatalf("force delete: %v", err)
+				}
+				if e == nil || (state != shim.StatusStopped && e.Signal != int(syscall.SIGKILL)) {
+					t.Fatalf("exit status %+v", e)
+				}
+				if alive(initPid) {
+					t.Fatalf("init %d alive after force delete", initPid)
+				}
+				ct.checkGone()
+			})
+		}
+	}
+}
