@@ -29,9 +29,11 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 trap 'rm -rf "$WORK/registry" "$WORK"/berthd-* "$WORK"/containerd-*' EXIT
 
 go build -o "$WORK/pullbench" "$REPO/bench/pull/pullbench"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "bench/pull: berthd vs containerd, $N samples each; generating and pushing a ${LAYERS}-layer image first"
 "$WORK/pullbench" -work "$WORK" -bin "$BERTH_BIN" -n "$N" -layers "$LAYERS" -bytes "$BYTES" -out "$WORK/results.json" | tee "$WORK/out.txt"
 grep '^|' "$WORK/out.txt" >"$WORK/table.md"
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 [ -n "${NO_DOCS:-}" ] && exit 0
 section=$(mktemp)
@@ -56,7 +58,11 @@ section=$(mktemp)
   cat "$WORK/table.md"
   echo
   echo "Bar (issue 3): wall time at most 1.0× containerd's and peak RSS at most containerd's; goal 0.6×."
-  echo "The machine is shared with other work while it runs; absolute numbers vary by ±20%."
+  echo "The machine is shared with other work while it runs (load average $load_before at the start,"
+  echo "$load_after at the end, on 2 cores): absolute numbers vary a lot from sample to sample (see the"
+  echo "ranges) and from run to run; the interleaving makes the load fall on both daemons alike. berthd's"
+  echo "one filesystem sync also writes back whatever other processes dirtied meanwhile, which makes"
+  echo "it the more sensitive of the two to such load."
   echo
   echo "Reproduce: \`make bench\` (or \`bench/pull/run.sh\`; N, LAYERS, BYTES tune it). Raw samples:"
   echo "bench/pull/.work/results.json."

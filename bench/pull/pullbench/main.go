@@ -97,11 +97,11 @@ func run(work, bin string, n int, out string, bigLayers int, bigBytes int64) err
 			return err
 		}
 	}
-	printTable(samples, bigLayers, bigSize, n)
+	printTable(samples, bigLayers, bigSize, n, bigBytes)
 	return nil
 }
 
-func printTable(samples []sample, layers int, size int64, n int) {
+func printTable(samples []sample, layers int, size int64, n int, files int64) {
 	med := func(tool, img string, f func(sample) float64) float64 {
 		var v []float64
 		for _, s := range samples {
@@ -118,19 +118,32 @@ func printTable(samples []sample, layers int, size int64, n int) {
 		}
 		return (v[len(v)/2-1] + v[len(v)/2]) / 2
 	}
+	span := func(tool, img string) string {
+		lo, hi := 0.0, 0.0
+		for _, s := range samples {
+			if s.Tool == tool && s.Image == img {
+				w := s.Wall.Seconds()
+				if lo == 0 || w < lo {
+					lo = w
+				}
+				hi = max(hi, w)
+			}
+		}
+		return fmt.Sprintf("%.3g–%.3g s", lo, hi)
+	}
 	wall := func(s sample) float64 { return s.Wall.Seconds() }
 	rss := func(s sample) float64 { return float64(s.PeakRSS) / 1024 }
 	fmt.Println()
-	fmt.Println("| image | berthd pull+unpack | containerd (`ctr images pull`) | ratio | berthd peak RSS | containerd peak RSS | RSS ratio |")
-	fmt.Println("|---|---|---|---|---|---|---|")
+	fmt.Println("| image | berthd pull+unpack | containerd (`ctr images pull`) | ratio | berthd range | containerd range | berthd peak RSS | containerd peak RSS | RSS ratio |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, img := range []string{"busybox", "big"} {
 		name := "busybox (1 layer)"
 		if img == "big" {
-			name = fmt.Sprintf("generated, %d layers, %.0f MB gzip", layers, float64(size)/1e6)
+			name = fmt.Sprintf("generated, %d layers, %.0f MB of files, %.0f MB gzip", layers, float64(files)/1e6, float64(size)/1e6)
 		}
 		bw, cw := med("berthd", img, wall), med("containerd", img, wall)
 		br, cr := med("berthd", img, rss), med("containerd", img, rss)
-		fmt.Printf("| %s | %.3f s | %.3f s | %.2f× | %.1f MB | %.1f MB | %.2f× |\n", name, bw, cw, bw/cw, br, cr, br/cr)
+		fmt.Printf("| %s | %.3f s | %.3f s | %.2f× | %s | %s | %.1f MB | %.1f MB | %.2f× |\n", name, bw, cw, bw/cw, span("berthd", img), span("containerd", img), br, cr, br/cr)
 	}
 }
 
