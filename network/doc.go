@@ -21,10 +21,10 @@
 // find the container's addresses (to drop its masquerade rule) inside it.
 // Detach is idempotent and tolerant of state that is already gone.
 //
-// Two Managers on one host (two berthd roots, e.g. in tests) must each have
-// their own Config.DefaultBridge and Config.DefaultSubnet: IPAM leases live in
-// each one's state directory, so two sharing a bridge would hand out the same
-// addresses.
+// Several Managers on one host (several berthd roots, e.g. in tests) may share
+// the default bridge and subnet: the default network's IPAM leases live in a
+// host-wide directory per bridge (Config.SharedIPAMDir), so no address is
+// given out twice.
 //
 // The package does not create containers, write OCI specs, or resolve
 // container names; it never touches a network namespace it was not given, and

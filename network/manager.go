@@ -36,6 +36,12 @@ type Config struct {
 	PluginDirs    []string // default /usr/lib/cni, /opt/cni/bin
 	DefaultSubnet string   // default 10.88.0.0/16
 	DefaultBridge string   // default berth0
+	// SharedIPAMDir holds the default network's IPAM leases, per bridge
+	// (<SharedIPAMDir>/<DefaultBridge>), so that several daemons on one host
+	// configured with the same default bridge and subnet never hand out the
+	// same address. Default /run/berth/ipam. Other networks keep their
+	// leases in <State>/cni/networks (their bridges are never shared).
+	SharedIPAMDir string
 	// MaxParallel bounds the plugin chains run at once (each is several
 	// processes); default 16. Calls beyond it wait their turn.
 	MaxParallel int
@@ -155,6 +161,9 @@ func New(cfg Config) (*Manager, error) {
 	if len(cfg.DefaultBridge) > 15 {
 		return nil, fmt.Errorf("network config: DefaultBridge %q: longer than 15 characters: %w", cfg.DefaultBridge, errdefs.ErrInvalidArgument)
 	}
+	if cfg.SharedIPAMDir == "" {
+		cfg.SharedIPAMDir = "/run/berth/ipam"
+	}
 	if cfg.MaxParallel <= 0 {
 		cfg.MaxParallel = 16
 	}
@@ -201,7 +210,7 @@ func New(cfg Config) (*Manager, error) {
 				"subnet", sub.String(), "route", r.Prefix.String(), "iface", r.Iface)
 		}
 		md := meta{ID: newID(), Driver: "bridge", Subnet: sub.String(), Gateway: gw.String(), Bridge: cfg.DefaultBridge, Created: time.Now().UTC()}
-		if err := m.save(buildConflist(DefaultNetworkName, md, m.ipamDir)); err != nil {
+		if err := m.save(buildConflist(DefaultNetworkName, md, m.ipamDirOf(DefaultNetworkName))); err != nil {
 			return nil, err
 		}
 	} else if err != nil {
@@ -213,6 +222,15 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
+// ipamDirOf is host-local's dataDir for a network (it keeps leases in
+// <dataDir>/<network name>).
+func (m *Manager) ipamDirOf(network string) string {
+	if network == DefaultNetworkName {
+		return filepath.Join(m.cfg.SharedIPAMDir, m.cfg.DefaultBridge)
+	}
+	return m.ipamDir
+}
+
 func (m *Manager) confPath(name string) string { return filepath.Join(m.netDir, name+".conflist") }
 
 func (m *Manager) load(name string) (*conflist, error) {
@@ -220,7 +238,7 @@ func (m *Manager) load(name string) (*conflist, error) {
 	if err := readJSON(m.confPath(name), &c); err != nil {
 		return nil, err
 	}
-	c.setIPAMDir(m.ipamDir)
+	c.setIPAMDir(m.ipamDirOf(c.Name))
 	return &c, nil
 }
 
@@ -316,7 +334,7 @@ func (m *Manager) Create(ctx context.Context, spec NetworkSpec) (Network, error)
 	id := newID()
 	md := meta{ID: id, Driver: "bridge", Subnet: sub.String(), Gateway: gw.String(), Bridge: "br-" + id[:12],
 		Internal: spec.Internal, Labels: spec.Labels, Created: time.Now().UTC()}
-	c := buildConflist(spec.Name, md, m.ipamDir)
+	c := buildConflist(spec.Name, md, m.ipamDirOf(spec.Name))
 	if _, err := libcni.ConfListFromBytes(mustJSON(c)); err != nil {
 		return Network{}, fmt.Errorf("network %q: %w", spec.Name, err)
 	}
@@ -472,7 +490,21 @@ func (m *Manager) DeleteDefaultBridge(ctx context.Context) error {
 	if len(n.Containers) > 0 {
 		return fmt.Errorf("network %q has %d active endpoints: %w", DefaultNetworkName, len(n.Containers), errdefs.ErrFailedPrecondition)
 	}
-	return deleteLink(n.Bridge)
+	if err := deleteLink(n.Bridge); err != nil {
+		return err
+	}
+	// Drop the shared lease directory if no daemon holds a lease in it.
+	dir := filepath.Join(m.ipamDirOf(DefaultNetworkName), DefaultNetworkName)
+	ents, err := os.ReadDir(dir)
+	if err == nil {
+		for _, e := range ents {
+			if _, perr := netip.ParseAddr(e.Name()); perr == nil {
+				return nil
+			}
+		}
+	}
+	_ = os.RemoveAll(m.ipamDirOf(DefaultNetworkName))
+	return nil
 }
 
 // ---- attachment records ----
@@ -1027,7 +1059,7 @@ func (m *Manager) Endpoints(ctx context.Context, containerID string) ([]Endpoint
 // leasedIPs returns the addresses host-local leased to the container's
 // interface on network (its lease files hold "ID\r\nIFNAME").
 func (m *Manager) leasedIPs(network, containerID, ifName string) []string {
-	dir := filepath.Join(m.ipamDir, network)
+	dir := filepath.Join(m.ipamDirOf(network), network)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil

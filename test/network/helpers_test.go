@@ -47,6 +47,7 @@ type env struct {
 	root   string
 	subnet string
 	bridge string
+	shared bool // another env uses the same bridge
 }
 
 // newEnv makes a Manager with its own root, state, default subnet and bridge,
@@ -82,6 +83,9 @@ func newEnv(t *testing.T) *env {
 		}
 		if err := mgr.DeleteDefaultBridge(ctx); err != nil {
 			t.Errorf("cleanup bridge: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join("/run/berth/ipam", e.bridge)); err == nil && !e.shared {
+			t.Errorf("shared lease dir of %s left", e.bridge)
 		}
 		ents, _ := os.ReadDir(netns.Dir(e.state))
 		for _, en := range ents {
@@ -187,6 +191,15 @@ func nsRun(t *testing.T, nsPath string, args ...string) string {
 	return run(t, "nsenter", append([]string{"--net=" + nsPath}, args...)...)
 }
 
+// leaseDir is where host-local keeps network n's leases: the default
+// network's are shared per bridge under /run/berth/ipam.
+func (e *env) leaseDir(n string) string {
+	if n == network.DefaultNetworkName {
+		return filepath.Join("/run/berth/ipam", e.bridge, n)
+	}
+	return filepath.Join(e.state, "cni", "networks", n)
+}
+
 // assertNoLeaks checks nothing of the container is left on the host.
 func (e *env) assertNoLeaks(containerID, nsPath string, networks ...string) {
 	e.assertNoLeaksIPs(containerID, nsPath, nil, networks...)
@@ -222,12 +235,13 @@ func (e *env) assertNoLeaksIPs(containerID, nsPath string, ips []string, network
 				t.Errorf("network %s still lists container %s", n, containerID)
 			}
 		}
-		ents, _ := os.ReadDir(filepath.Join(e.state, "cni", "networks", n))
+		leases := e.leaseDir(n)
+		ents, _ := os.ReadDir(leases)
 		for _, en := range ents {
 			if net.ParseIP(en.Name()) == nil {
 				continue
 			}
-			b, _ := os.ReadFile(filepath.Join(e.state, "cni", "networks", n, en.Name()))
+			b, _ := os.ReadFile(filepath.Join(leases, en.Name()))
 			if strings.HasPrefix(string(b), containerID) {
 				t.Errorf("IPAM lease %s left for %s", en.Name(), containerID)
 			}
