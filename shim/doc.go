@@ -9,7 +9,13 @@
 // (exit.json, exec-<id>.exit.json) before reporting it, reads stats and OOM
 // events from the container's cgroup, and serves a small length-prefixed JSON
 // API (see proto.go) on a unix socket so the daemon can go away and reconnect.
-// The daemon side is package shim/client. The shim knows one container only:
+// The container log is one JSON object per line, as Docker's json-file
+// driver writes it: {"log":"text\n","stream":"stdout"|"stderr","time":
+// RFC3339Nano UTC}; lines over 16 KiB are split into entries without a
+// trailing newline; the file is rotated by size to PATH.1, PATH.2, … (at
+// most LogMaxFiles files in all) — see package shim/logs, whose Read the
+// daemon uses for `logs --tail --since -f`. The daemon side is package
+// shim/client; docs/shim.md describes the state directory and protocol. The shim knows one container only:
 // never images, snapshots, networks or other containers, and it never touches
 // namespaces or cgroup limits itself (the runtime does).
 package shim
