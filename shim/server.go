@@ -246,16 +246,25 @@ func (s *Shim) create(opts *CreateOpts) (*Response, error) {
 	return resp, err
 }
 
-func (s *Shim) createInit(p *process, opts *CreateOpts) (*Response, error) {
+func (s *Shim) createInit(p *process, opts *CreateOpts) (_ *Response, retErr error) {
 	if opts.LogPath != "" {
 		if !filepath.IsAbs(opts.LogPath) {
 			return nil, fmt.Errorf("create: logPath %q: must be absolute: %w", opts.LogPath, errdefs.ErrInvalidArgument)
 		}
+		_, statErr := os.Stat(opts.LogPath)
 		w, err := logs.NewWriter(opts.LogPath, opts.LogMaxSize, opts.LogMaxFiles)
 		if err != nil {
 			return nil, fmt.Errorf("create: logPath %q: %w", opts.LogPath, err)
 		}
 		p.logw = w
+		if os.IsNotExist(statErr) {
+			// A failed create leaves no log file it made.
+			defer func() {
+				if retErr != nil {
+					os.Remove(opts.LogPath)
+				}
+			}()
+		}
 	}
 	files, consoleSock, err := p.setupIO()
 	if err != nil {
@@ -270,7 +279,14 @@ func (s *Shim) createInit(p *process, opts *CreateOpts) (*Response, error) {
 	args = append(args, s.cfg.ID)
 	err = s.runtime(files, args...)
 	p.closeChild()
-	if err == nil && p.terminal {
+	if err != nil {
+		// The runtime cleans up after a failed create; a delete here
+		// could remove another container of the same id.
+		p.closeAll()
+		os.Remove(pidFile)
+		return nil, fmt.Errorf("create container %s: %w", s.cfg.ID, err)
+	}
+	if p.terminal {
 		err = p.receiveConsole(opts.ConsoleSize)
 	}
 	var pid int

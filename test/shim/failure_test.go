@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-containers/berth/internal/errdefs"
+	"github.com/berth-containers/berth/internal/testutil"
 	"github.com/berth-containers/berth/shim"
 	"github.com/berth-containers/berth/shim/client"
 )
@@ -170,11 +172,17 @@ func TestCreateFails(t *testing.T) {
 	t.Parallel()
 	ct := startShim(t, cOpts{args: []string{"true"}, edit: func(s *specs.Spec) { s.Process.Cwd = "/no/such/dir" }})
 	ctx := ct.ctx()
-	_, err := ct.c.Create(ctx, shim.CreateOpts{})
+	logPath := filepath.Join(t.TempDir(), "c.log")
+	_, err := ct.c.Create(ctx, shim.CreateOpts{LogPath: logPath})
 	if err == nil {
 		t.Fatal("create with a missing cwd succeeded")
 	}
-	t.Logf("create error: %v", err)
+	if !strings.Contains(err.Error(), "/no/such/dir") {
+		t.Fatalf("create error does not name the cwd: %v", err)
+	}
+	if _, err := os.Stat(logPath); !os.IsNotExist(err) {
+		t.Fatal("failed create left its log file")
+	}
 	if _, err := os.Stat(filepath.Join(ct.runtimeRoot, ct.id)); !os.IsNotExist(err) {
 		t.Fatalf("failed create left runtime state")
 	}
@@ -234,5 +242,40 @@ func TestForceDeleteAnyState(t *testing.T) {
 				ct.checkGone()
 			})
 		}
+	}
+}
+
+// A second container with an id the runtime already knows: create fails
+// naming it, and the first container is untouched.
+func TestDuplicateID(t *testing.T) {
+	t.Parallel()
+	first := startShim(t, cOpts{args: []string{"sleep", "1000"}})
+	ctx := first.ctx()
+	if _, err := first.c.Create(ctx, shim.CreateOpts{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.c.Start(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "dup")
+	c2, err := client.Start(ctx, client.StartOpts{ID: first.id, Bundle: first.bundle, StateDir: dir,
+		Runtime: first.runtime, RuntimeRoot: first.runtimeRoot, ShimBinary: testutil.Binary(t, "berth-shim")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Create(ctx, shim.CreateOpts{}); err == nil {
+		t.Fatal("second create of the same id succeeded")
+	} else {
+		t.Logf("duplicate create: %v", err)
+	}
+	if err := c2.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatal("shutdown left the state dir")
+	}
+	mustState(t, first, "", shim.StatusRunning)
+	if _, err := os.Stat(filepath.Join(first.runtimeRoot, first.id)); err != nil {
+		t.Fatalf("the first container's runtime state is gone: %v", err)
 	}
 }
