@@ -30,6 +30,16 @@ type Config struct {
 	MaxConcurrentDownloads int `toml:"max_concurrent_downloads"`
 	// Registry configures how registries are reached.
 	Registry RegistryConfig `toml:"registry"`
+	// Network configures the default bridge network.
+	Network NetworkConfig `toml:"network"`
+}
+
+// NetworkConfig is the [network] table.
+type NetworkConfig struct {
+	// DefaultBridge is the Linux bridge of the default network ("" berth0).
+	DefaultBridge string `toml:"default_bridge"`
+	// DefaultSubnet is the default network's IPv4 subnet ("" 10.88.0.0/16).
+	DefaultSubnet string `toml:"default_subnet"`
 }
 
 // RegistryConfig is the [registry] table.

@@ -31,7 +31,7 @@ func registerServices(d *daemon.Daemon) error {
 		return err
 	}
 	var net daemon.Networker
-	if m, err := network.New(network.Config{Root: cfg.Root, State: cfg.State, Logger: log}); err != nil {
+	if m, err := network.New(network.Config{Root: cfg.Root, State: cfg.State, DefaultBridge: cfg.Network.DefaultBridge, DefaultSubnet: cfg.Network.DefaultSubnet, Logger: log}); err != nil {
 		log.Warn("networking unavailable: only --network none and host work", "err", err)
 	} else {
 		net = m

@@ -1,0 +1,164 @@
+package run
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunLifecycle: run --rm with output and exit codes, then a detached
+// container through create/start/ps/logs/exec/pause/stop/start/rm, and
+// nothing left afterwards.
+func TestRunLifecycle(t *testing.T) {
+	d := startDaemon(t)
+	d.loadBusybox()
+
+	if out := d.berth("run", "--rm", "--network", "none", "busybox", "echo", "hi"); out != "hi\n" {
+		t.Fatalf("run --rm echo hi: got %q", out)
+	}
+	if code, _, errOut := d.exitCode("run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo oops >&2; exit 3"); code != 3 || errOut != "oops\n" {
+		t.Fatalf("run exit 3: code %d, stderr %q", code, errOut)
+	}
+	if out := d.berth("ps", "-aq"); out != "" {
+		t.Fatalf("--rm containers still listed: %q", out)
+	}
+	d.requireClean(t)
+
+	id := strings.TrimSpace(d.berth("create", "--name", "worker", "--network", "none", "-e", "GREETING=ahoy", "busybox",
+		"sh", "-c", `i=0; while true; do echo "$GREETING $i"; i=$((i+1)); sleep 0.1; done`))
+	if len(id) != 64 {
+		t.Fatalf("create printed %q, want a 64-hex id", id)
+	}
+	if out := d.berth("ps", "-a", "--format", "{{.Names}} {{.State}}"); out != "worker created\n" {
+		t.Fatalf("ps after create: %q", out)
+	}
+	d.berth("start", "worker")
+	if out := d.berth("ps", "--format", "{{.ID}} {{.State}}"); out != id[:12]+" running\n" {
+		t.Fatalf("ps after start: %q", out)
+	}
+	waitFor(t, 10*time.Second, "log lines", func() bool { return strings.Contains(d.berth("logs", "worker"), "ahoy 3\n") })
+	if out := d.berth("logs", "--tail", "1", "worker"); !strings.HasPrefix(out, "ahoy ") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("logs --tail 1: %q", out)
+	}
+	if code, out, _ := d.exitCode("exec", "-e", "X=1", "worker", "sh", "-c", "echo exec $X $GREETING; exit 7"); code != 7 || out != "exec 1 ahoy\n" {
+		t.Fatalf("exec: code %d, out %q", code, out)
+	}
+	d.berth("pause", "worker")
+	if out := d.berth("ps", "--format", "{{.State}}"); out != "paused\n" {
+		t.Fatalf("ps after pause: %q", out)
+	}
+	d.berth("unpause", "worker")
+	start := time.Now()
+	d.berth("stop", "-t", "1", "worker")
+	if el := time.Since(start); el > 10*time.Second {
+		t.Fatalf("stop -t 1 took %s", el)
+	}
+	if out := d.berth("ps", "-a", "--format", "{{.State}}"); out != "exited\n" {
+		t.Fatalf("ps after stop: %q", out)
+	}
+	if code, _, errOut := d.exitCode("exec", "worker", "true"); code == 0 || !strings.Contains(errOut, "is not running") {
+		t.Fatalf("exec into a stopped container: code %d, stderr %q", code, errOut)
+	}
+	d.berth("start", "worker")
+	if out := d.berth("ps", "--format", "{{.State}}"); out != "running\n" {
+		t.Fatalf("ps after second start: %q", out)
+	}
+	if code, _, errOut := d.exitCode("rm", "worker"); code == 0 || !strings.Contains(errOut, "cannot remove a running container") {
+		t.Fatalf("rm of a running container: code %d, stderr %q", code, errOut)
+	}
+	d.berth("rm", "-f", "worker")
+	if out := d.berth("ps", "-aq"); out != "" {
+		t.Fatalf("ps after rm -f: %q", out)
+	}
+	d.requireClean(t)
+}
+
+// TestRunPublishedPort: a detached httpd published on loopback answers,
+// and rm -f takes its namespace, veth and firewall rules away.
+func TestRunPublishedPort(t *testing.T) {
+	testutilLookPath(t, "iptables-save")
+	d := startDaemon(t)
+	d.loadBusybox()
+	port := freePort(t)
+	id := strings.TrimSpace(d.berth("run", "-d", "--name", "web", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox",
+		"sh", "-c", "mkdir -p /www && echo hello from berth > /www/index.html && exec httpd -f -p 80 -h /www"))
+	var body string
+	waitFor(t, 15*time.Second, "the published port to answer", func() bool {
+		c := http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == 200
+	})
+	if body != "hello from berth\n" {
+		t.Fatalf("body %q", body)
+	}
+	if out, _ := exec.Command("iptables-save").Output(); !strings.Contains(string(out), id) {
+		t.Logf("note: no iptables rule names the container id")
+	}
+	d.berth("rm", "-f", "web")
+	d.requireClean(t)
+	if out, _ := exec.Command("iptables-save").Output(); strings.Contains(string(out), id) {
+		t.Fatalf("iptables rules of %s left:\n%s", id, out)
+	}
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+		c.Close()
+		t.Fatalf("port %d still answers after rm -f", port)
+	}
+}
+
+// TestRunBadInput: each bad value gets a clear error naming it and changes
+// nothing.
+func TestRunBadInput(t *testing.T) {
+	d := startDaemon(t)
+	d.loadBusybox()
+	d.berth("create", "--name", "taken", "--network", "none", "busybox", "true")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "-p", "70000:80", "busybox", "true"}, "70000"},
+		{[]string{"run", "--memory=-1", "busybox", "true"}, "-1"},
+		{[]string{"run", "--cpus", "lots", "busybox", "true"}, "lots"},
+		{[]string{"run", "--restart", "sometimes", "busybox", "true"}, "sometimes"},
+		{[]string{"run", "--network", "none", "127.0.0.1:1/no/such-image:latest", "true"}, "127.0.0.1:1/no/such-image"},
+		{[]string{"run", "--name", "taken", "--network", "none", "busybox", "true"}, `"/taken" is already in use`},
+		{[]string{"run", "--runtime", "nosuch", "--network", "none", "busybox", "true"}, "nosuch"},
+		{[]string{"exec", "taken", "true"}, "is not running"},
+		{[]string{"start", "nosuchcontainer"}, "No such container: nosuchcontainer"},
+	} {
+		code, _, errOut := d.exitCode(tc.args...)
+		if code == 0 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("berth %s: code %d, stderr %q; want an error naming %q", strings.Join(tc.args, " "), code, errOut, tc.want)
+		}
+	}
+	if out := d.berth("ps", "-a", "--format", "{{.Names}}"); out != "taken\n" {
+		t.Fatalf("containers after bad input: %q", out)
+	}
+	d.berth("rm", "taken")
+	d.requireClean(t)
+}
+
+func freePort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func testutilLookPath(t *testing.T, tool string) {
+	if _, err := exec.LookPath(tool); err != nil {
+		t.Fatalf("%s not found: install Debian's iptables", tool)
+	}
+}
