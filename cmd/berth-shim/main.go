@@ -2,6 +2,7 @@
 // It is started by the daemon (shim/client.Start), never by hand:
 //
 //	berth-shim -state-dir DIR [-ready-fd N] [-debug]
+//	berth-shim -version
 package main
 
 import (
@@ -13,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	"github.com/berth-containers/berth/internal/version"
 	"github.com/berth-containers/berth/shim"
 )
 
@@ -20,7 +22,12 @@ func main() {
 	stateDir := flag.String("state-dir", "", "the container's shim state directory (holds shim.json)")
 	readyFd := flag.Int("ready-fd", -1, "file descriptor to write \"ok\" (or an error) to once serving")
 	debugLog := flag.Bool("debug", false, "debug logging")
+	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()
+	if *showVersion {
+		fmt.Println("berth-shim", version.Version)
+		return
+	}
 	// One container needs little: one P, a tight GC, a soft memory limit.
 	runtime.GOMAXPROCS(1)
 	debug.SetGCPercent(50)
