@@ -1,66 +1,87 @@
 #!/usr/bin/env bash
-# make demo: runs a container with berth-runtime from a busybox bundle built on the spot
-# from Debian's busybox-static, and shows what it ran. Builds nothing itself (make does).
-#   BERTH_BIN=DIR    where berth-runtime is (default bin/)
-#   RUNTIME=PATH     run the same demo with another OCI runtime (runc, crun) instead
+# make demo: Berth's front door. Starts berthd on its own root, state and socket, makes a
+# busybox image locally from Debian's busybox-static (no internet), runs
+#   berth run --rm busybox echo hello from berth
+# then a detached web server with a published port and fetches a page from it, and
+# removes everything again (containers, image, daemon, directories).
+#   BERTH_BIN=DIR   where berthd, berth, berth-shim and berth-runtime are (default bin/)
+#   PORT=8080       the host port the web server is published on (127.0.0.1)
+#   KEEP=1          leave the daemon running at the end (prints how to reach it)
 set -euo pipefail
 
+export PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 HERE=$(cd "$(dirname "$0")" && pwd)
-BERTH_BIN=${BERTH_BIN:-$HERE/../bin}
-RUNTIME=${RUNTIME:-$BERTH_BIN/berth-runtime}
-RUNTIME=$(command -v "$RUNTIME" || true); [ -n "$RUNTIME" ] && RUNTIME=$(readlink -f "$RUNTIME")
-[ -n "$RUNTIME" ] && [ -x "$RUNTIME" ] || { echo "demo: berth-runtime not built (run make build)" >&2; exit 1; }
+REPO=$(cd "$HERE/.." && pwd)
+BERTH_BIN=$(cd "${BERTH_BIN:-$REPO/bin}" && pwd)
+PORT=${PORT:-8080}
 [ "$(id -u)" = 0 ] || { echo "demo: run as root" >&2; exit 1; }
+for b in berthd berth berth-shim berth-runtime; do
+  [ -x "$BERTH_BIN/$b" ] || { echo "demo: $BERTH_BIN/$b not built (run make build)" >&2; exit 1; }
+done
 [ -x /bin/busybox ] || { echo "demo: /bin/busybox missing: apt-get install busybox-static" >&2; exit 1; }
-command -v jq >/dev/null || { echo "demo: jq missing: apt-get install jq" >&2; exit 1; }
 
 WORK=$(mktemp -d /tmp/berth-demo.XXXXXX)
-STATE=$WORK/state
-BUNDLE=$WORK/bundle
-ID=berth-demo-$$
+SOCK=$WORK/berthd.sock
+BERTH=("$BERTH_BIN/berth" --address "$SOCK")
+DPID=
 cleanup() {
-  "$RUNTIME" --root "$STATE" delete --force "$ID" >/dev/null 2>&1 || true
-  "$RUNTIME" --root "$STATE" delete --force "$ID-2" >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  set +e
+  if [ -n "$DPID" ] && [ -z "${KEEP:-}" ]; then
+    for id in $("${BERTH[@]}" ps -aq 2>/dev/null); do "${BERTH[@]}" rm -f "$id" >/dev/null 2>&1; done
+    kill -TERM "$DPID" 2>/dev/null && wait "$DPID" 2>/dev/null
+    ip link del berthdemo0 2>/dev/null
+    umount "$WORK/state/netns" 2>/dev/null
+    rm -rf "$WORK"
+  fi
 }
 trap cleanup EXIT
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+run() { printf '$ %s\n' "berth ${*:4}"; "$@"; }
 
-say "1. A bundle from Debian's busybox-static"
-mkdir -p "$BUNDLE/rootfs"/{bin,etc,proc,sys,dev,tmp,root}
-cp /bin/busybox "$BUNDLE/rootfs/bin/busybox"
-for a in sh echo uname id hostname cat ls ps sleep true; do ln -s busybox "$BUNDLE/rootfs/bin/$a"; done
-printf 'root:x:0:0:root:/root:/bin/sh\n' >"$BUNDLE/rootfs/etc/passwd"
-printf 'root:x:0:\n' >"$BUNDLE/rootfs/etc/group"
-run "$RUNTIME" spec --bundle "$BUNDLE"
-script='echo "hello from berth"; echo "uname:    $(uname -srm)"; echo "id:       $(id)"; echo "hostname: $(hostname)"; echo "pid:      $$ (pid 1 of its own namespace)"; echo "processes:"; ps -o pid,user,comm; echo "rootfs:  " $(ls /)'
-jq --arg s "$script" '.process.terminal = false | .process.args = ["/bin/sh", "-c", $s] | .hostname = "berth-demo"' \
-  "$BUNDLE/config.json" >"$BUNDLE/config.json.new" && mv "$BUNDLE/config.json.new" "$BUNDLE/config.json"
-echo "config.json: process.args = $(jq -c .process.args "$BUNDLE/config.json" | cut -c1-100)..."
-echo "             namespaces   = $(jq -c '[.linux.namespaces[].type]' "$BUNDLE/config.json")"
+say "1. Start berthd on its own root, state and socket"
+cat >"$WORK/config.toml" <<TOML
+[network]
+default_bridge = "berthdemo0"
+default_subnet = "10.87.0.0/24"
+TOML
+"$BERTH_BIN/berthd" --root "$WORK/root" --state "$WORK/state" --address "$SOCK" --config "$WORK/config.toml" \
+  >"$WORK/berthd.log" 2>&1 &
+DPID=$!
+for _ in $(seq 100); do "${BERTH[@]}" version >/dev/null 2>&1 && break; sleep 0.1; done
+"${BERTH[@]}" version >/dev/null || { echo "demo: berthd did not start:"; cat "$WORK/berthd.log"; exit 1; }
+echo "berthd pid $DPID, socket $SOCK"
 
-say "2. berth-runtime run (foreground; exits with the container's code)"
-printf '$ %s\n' "$RUNTIME --root $STATE run --bundle $BUNDLE $ID"
-"$RUNTIME" --root "$STATE" run --bundle "$BUNDLE" "$ID"
-echo "(exit code $?)"
+say "2. A busybox image made here from Debian's busybox-static, loaded into berthd"
+(cd "$REPO" && go run ./internal/testimage/cmd/testimage -docker -docker-archive "$WORK/busybox.tar")
+run "${BERTH[@]}" load -i "$WORK/busybox.tar"
+ID=$("${BERTH[@]}" images -q | head -1)
+run "${BERTH[@]}" tag "$ID" busybox:latest
+run "${BERTH[@]}" images
 
-say "3. The lifecycle: create -> start -> state -> delete"
-jq '.process.args = ["/bin/sh", "-c", "exit 3"]' "$BUNDLE/config.json" >"$BUNDLE/config.json.new" &&
-  mv "$BUNDLE/config.json.new" "$BUNDLE/config.json"
-run "$RUNTIME" --root "$STATE" create --bundle "$BUNDLE" "$ID-2"
-printf '$ %s\n' "$RUNTIME --root $STATE state $ID-2"
-"$RUNTIME" --root "$STATE" state "$ID-2" | jq -c '{id, status, pid, bundle}'
-run "$RUNTIME" --root "$STATE" start "$ID-2"
+say "3. berth run --rm busybox echo hello from berth"
+start=$(date +%s%N)
+run "${BERTH[@]}" run --rm busybox echo hello from berth
+echo "(exit code $?, $(( ($(date +%s%N) - start) / 1000000 )) ms, container removed: $("${BERTH[@]}" ps -aq | wc -l) left)"
+
+say "4. A detached web server published on 127.0.0.1:$PORT"
+run "${BERTH[@]}" run -d --name web -p "127.0.0.1:$PORT:80" busybox \
+  sh -c 'mkdir -p /www && echo "<h1>hello from berth</h1>" > /www/index.html && exec httpd -f -v -p 80 -h /www'
+run "${BERTH[@]}" ps
+ok=
 for _ in $(seq 50); do
-  st=$("$RUNTIME" --root "$STATE" state "$ID-2" | jq -r .status)
-  [ "$st" = stopped ] && break
+  if page=$(curl -fsS -m 2 "http://127.0.0.1:$PORT/" 2>/dev/null); then ok=1; break; fi
   sleep 0.1
 done
-printf '$ %s\n' "$RUNTIME --root $STATE state $ID-2"
-"$RUNTIME" --root "$STATE" state "$ID-2" | jq -c '{id, status}'
-run "$RUNTIME" --root "$STATE" delete "$ID-2"
-run "$RUNTIME" --root "$STATE" list
+printf '$ curl http://127.0.0.1:%s/\n%s\n' "$PORT" "${page:-}"
+[ -n "$ok" ] || { echo "demo: the web server did not answer"; exit 1; }
+run "${BERTH[@]}" exec web sh -c 'echo "inside: $(hostname), $(ip -4 -o addr show eth0 2>/dev/null | awk "{print \$4}")"'
+run "${BERTH[@]}" logs web
+run "${BERTH[@]}" stop -t 1 web
+run "${BERTH[@]}" rm web
 
-say "Done: ran two containers with $(basename "$RUNTIME") ($("$RUNTIME" --version | head -1)); everything removed."
+if [ -n "${KEEP:-}" ]; then
+  say "Done. berthd keeps running: berth --address $SOCK ps"
+else
+  say "Done: berthd served two containers through berth-shim and berth-runtime; everything is being removed."
+fi
