@@ -12,9 +12,15 @@
 # The suite is fetched through the Go module proxy at a pinned version, built in its
 # own module directory (never part of Berth's go.mod), and run from that directory
 # (the programs expect rootfs-amd64.tar.gz and runtimetest in their working directory).
-# A program passes when it exits 0, prints no "not ok" and at least one "ok" that is
-# not a skip. Results go to $WORK/results.txt (one line per program) and $WORK/logs/NAME.log.
+# A program passes when it exits 0, prints no "not ok", and, unless it printed a real
+# (not skipped) "ok", no YAML diagnostic with an "error" (how several programs fail).
+# Results go to $WORK/results-RUNTIME.txt (and results.txt, the last run), logs to
+# $WORK/logs-RUNTIME/PROGRAM.log. Runs are serialized machine-wide by a lock.
 set -uo pipefail
+
+# The whole script is one function, read before it runs: editing this file while a
+# run is in progress cannot change what that run executes.
+main() {
 
 RT_MODULE=github.com/opencontainers/runtime-tools
 # The newest version the Go module proxy serves (its @v/list, 2026-11).
@@ -29,6 +35,13 @@ BERTH_BIN=${BERTH_BIN:-$REPO/bin}
 
 die() { echo "conformance-oci: $*" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || die "must run as root (containers, cgroups, mounts)"
+# Some programs use fixed cgroup paths (/cgrouptest): two runs at once on one machine
+# (any runtime, any checkout) would trip over each other. One at a time.
+exec 9>/run/berth-conformance-oci.lock
+if ! flock -n 9; then
+  echo "conformance-oci: another run holds /run/berth-conformance-oci.lock; waiting"
+  flock 9 || die "waiting for /run/berth-conformance-oci.lock failed"
+fi
 
 # --- which runtime -----------------------------------------------------------
 RUNTIME=${RUNTIME:-berth-runtime}
@@ -128,10 +141,20 @@ cleanup_leftovers() {
   ids=$("$RUNTIME_PATH" list --format json 2>/dev/null |
     jq -r --arg d "$SUITE_TMP/" '.[]? | select(.bundle | startswith($d)) | .id' 2>/dev/null) || return 0
   for id in $ids; do
-    "$RUNTIME_PATH" kill "$id" KILL >/dev/null 2>&1
-    timeout 20 "$RUNTIME_PATH" delete --force "$id" >/dev/null 2>&1
+    "$RUNTIME_PATH" kill "$id" KILL >/dev/null 2>&1 9>&-
+    timeout 20 "$RUNTIME_PATH" delete --force "$id" >/dev/null 2>&1 9>&-
   done
-  rm -rf "$SUITE_TMP"/ocitest* 2>/dev/null
+  # Some programs mount on the host side of their bundles (linux_rootfs_propagation
+  # makes the bundle a shared mount, so the container's /proc, /dev and /sys show up
+  # there): unmount everything under the private TMPDIR, deepest first, and never let
+  # rm cross into a mount.
+  local m
+  for _ in 1 2 3; do
+    m=$(awk -v d="$SUITE_TMP/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+    [ -z "$m" ] && break
+    for x in $m; do umount -l "$x" 2>/dev/null; done
+  done
+  rm -rf --one-file-system "$SUITE_TMP"/* 2>/dev/null
 }
 
 echo "conformance-oci: $RUNTIME_PATH ($("$RUNTIME_PATH" --version 2>/dev/null | head -1)), $RT_MODULE@$RT_VERSION"
@@ -140,16 +163,18 @@ start_all=$(date +%s)
 for p in "${PROGRAMS[@]}"; do
   log=$LOGS/$p.log
   t0=$(date +%s%N)
-  (cd "$SRC" && TMPDIR=$SUITE_TMP RUNTIME=$RUNTIME_CMD timeout -k 5 "$TIMEOUT" "bin/$p" </dev/null >"$log" 2>&1)
+  (cd "$SRC" && TMPDIR=$SUITE_TMP RUNTIME=$RUNTIME_CMD timeout -k 5 "$TIMEOUT" "bin/$p" </dev/null >"$log" 2>&1 9>&-)
   rc=$?
   ms=$(( ($(date +%s%N) - t0) / 1000000 )); secs=$((ms / 1000)).$(( (ms % 1000) / 100 ))
   nok=$(grep -c '^not ok' "$log")
   ok=$(grep -c '^ok' "$log")
   real=$(grep '^ok' "$log" | grep -vic '# skip')
-  # Passed: exit 0, no "not ok", and at least one real (not skipped) "ok". Some programs
-  # report a failure only as a YAML diagnostic with a plan of 1..0 (hooks does): a
-  # program that checked nothing has not passed.
-  if [ "$rc" = 0 ] && [ "$nok" = 0 ] && [ "$real" -gt 0 ]; then
+  diag_err=$(grep -c '^ *"error": ' "$log")
+  # Passed: exit 0, no "not ok", and, when no real (not skipped) "ok" was printed, no
+  # YAML diagnostic carrying an "error". Several programs report their verdict only
+  # that way: a plan of 1..0 with an "error" diagnostic is a failure (hooks, prestart,
+  # poststart_fail, ...), a silent exit 0 a success (process_rlimits_fail, ...).
+  if [ "$rc" = 0 ] && [ "$nok" = 0 ] && { [ "$real" -gt 0 ] || [ "$diag_err" = 0 ]; }; then
     verdict=PASS; pass=$((pass + 1))
   else
     verdict=FAIL; fail=$((fail + 1))
@@ -159,7 +184,7 @@ for p in "${PROGRAMS[@]}"; do
   if [ "$verdict" = FAIL ]; then
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then why="timeout after ${TIMEOUT}s"
     elif [ "$nok" != 0 ]; then why=$(grep -m1 '^not ok' "$log" | cut -c1-110)
-    elif [ "$rc" = 0 ]; then why="no test passed: $(grep -m1 -o '"error": "[^"]*' "$log" | cut -c11-100)"
+    elif [ "$rc" = 0 ]; then why="error diagnostic: $(grep -m1 -o '"error": "[^"]*' "$log" | cut -c11-100)"
     else why="exit $rc: $(grep -v '^\s*$' "$log" | grep -v '^TAP\|^1\.\.' | head -1 | cut -c1-100)"; fi
   fi
   printf '%-40s %s  ok=%-3s not_ok=%-3s rc=%-3s %5ss  %s\n' "$p" "$verdict" "$ok" "$nok" "$rc" "$secs" "$why" | tee -a "$RESULTS.tmp"
@@ -173,3 +198,6 @@ if [ "$pass" -lt "$MIN_PASS" ]; then
   echo "conformance-oci: FAIL: $pass passed, at least $MIN_PASS required" >&2
   exit 1
 fi
+}
+main "$@"
+exit $?
