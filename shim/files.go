@@ -105,3 +105,18 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// writeFileRename writes data to path through a temp file and rename,
+// without fsync: atomic against a crash of the process, not of the machine.
+func writeFileRename(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}

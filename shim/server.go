@@ -70,7 +70,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready io.WriteCloser
 	ln.SetUnlinkOnClose(true)
 	s := &Shim{cfg: cfg, log: log, reaper: newReaper(), ln: ln, execs: map[string]*process{},
 		subs: map[chan Event]struct{}{}, done: make(chan struct{})}
-	if err := WriteFileAtomic(s.path(PidFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+	// The pid file is a hint for Connect and Recover (State also gives the
+	// pid, and Recover checks the pid is this shim): written atomically,
+	// not synced, to keep fsync off the start path.
+	if err := writeFileRename(s.path(PidFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		ln.Close()
 		return fail(fmt.Errorf("write pid file: %w", err))
 	}
