@@ -30,7 +30,8 @@ type StartOpts struct {
 	// StateDir is the container's own directory under the daemon's state
 	// root; it is created, and removed again by Delete.
 	StateDir string
-	// Runtime is the OCI runtime binary (berth-runtime, runc, crun).
+	// Runtime is the OCI runtime binary (berth-runtime, runc, crun): a
+	// path, or a name looked up on PATH; default DefaultRuntime.
 	Runtime string
 	// RuntimeRoot is the runtime's --root (its state directory).
 	RuntimeRoot string
@@ -42,6 +43,9 @@ type StartOpts struct {
 	Debug bool
 	Log   *slog.Logger
 }
+
+// DefaultRuntime is the runtime used when StartOpts.Runtime is empty.
+const DefaultRuntime = "berth-runtime"
 
 // Client talks to one shim. It holds no connection between calls: each
 // call dials the socket, so a Client is safe for concurrent use and
@@ -63,8 +67,9 @@ func Start(ctx context.Context, opts StartOpts) (_ *Client, retErr error) {
 		return nil, fmt.Errorf("shim start %s: bundle %q: must be an absolute path: %w", opts.ID, opts.Bundle, errdefs.ErrInvalidArgument)
 	case !filepath.IsAbs(opts.StateDir):
 		return nil, fmt.Errorf("shim start %s: stateDir %q: must be an absolute path: %w", opts.ID, opts.StateDir, errdefs.ErrInvalidArgument)
-	case opts.Runtime == "":
-		return nil, fmt.Errorf("shim start %s: runtime: missing: %w", opts.ID, errdefs.ErrInvalidArgument)
+	}
+	if opts.Runtime == "" {
+		opts.Runtime = DefaultRuntime
 	}
 	if strings.ContainsAny(opts.ID, "/\x00") || opts.ID == "." || opts.ID == ".." {
 		return nil, fmt.Errorf("shim start: id %q: must not contain '/': %w", opts.ID, errdefs.ErrInvalidArgument)

@@ -188,7 +188,6 @@ func TestStartValidates(t *testing.T) {
 		{StartOpts{ID: "a/b", Bundle: "/b", StateDir: dir + "/x", Runtime: "runc"}, `"a/b"`},
 		{StartOpts{ID: "a", Bundle: "b", StateDir: dir + "/x", Runtime: "runc"}, "bundle"},
 		{StartOpts{ID: "a", Bundle: "/b", StateDir: "x", Runtime: "runc"}, "stateDir"},
-		{StartOpts{ID: "a", Bundle: "/b", StateDir: dir + "/x"}, "runtime"},
 	}
 	for _, c := range cases {
 		_, err := Start(ctx, c.o)
@@ -198,5 +197,16 @@ func TestStartValidates(t *testing.T) {
 	}
 	if _, err := os.Stat(dir + "/x"); !os.IsNotExist(err) {
 		t.Fatal("a refused Start left its state dir")
+	}
+}
+
+func TestStartRuntimeNotFound(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "x")
+	_, err := Start(context.Background(), StartOpts{ID: "a", Bundle: "/b", StateDir: dir, Runtime: "no-such-runtime-binary"})
+	if !errdefs.IsNotFound(err) || !strings.Contains(err.Error(), "no-such-runtime-binary") {
+		t.Fatalf("%v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatal("state dir left")
 	}
 }
