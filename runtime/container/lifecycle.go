@@ -89,7 +89,7 @@ func (r *Runtime) start(h *state.Handle, st *state.State) error {
 	}
 	if st.Config != nil && st.Config.Hooks != nil && len(st.Config.Hooks.Poststart) > 0 {
 		os := &specs.State{Version: specs.Version, ID: st.ID, Status: specs.StateRunning, Pid: st.Pid, Bundle: st.Bundle, Annotations: st.Annotations}
-		if err := hooks.RunAll(st.Config.Hooks, hooks.Poststart, os); err != nil {
+		if err := hooks.RunAllContinue(st.Config.Hooks, hooks.Poststart, os); err != nil {
 			r.log().Warn("poststart hook failed", "id", st.ID, "error", err)
 		}
 	}
@@ -216,7 +216,7 @@ func (r *Runtime) destroy(h *state.Handle, st *state.State, status string) error
 	}
 	if st.CreateDone && st.Config != nil && st.Config.Hooks != nil && len(st.Config.Hooks.Poststop) > 0 {
 		os := &specs.State{Version: specs.Version, ID: st.ID, Status: specs.StateStopped, Pid: 0, Bundle: st.Bundle, Annotations: st.Annotations}
-		if err := hooks.RunAll(st.Config.Hooks, hooks.Poststop, os); err != nil {
+		if err := hooks.RunAllContinue(st.Config.Hooks, hooks.Poststop, os); err != nil {
 			r.log().Warn("poststop hook failed", "id", st.ID, "error", err)
 		}
 	}

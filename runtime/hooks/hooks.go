@@ -3,6 +3,7 @@ package hooks
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -60,6 +61,27 @@ func RunAll(h *specs.Hooks, kind string, st *specs.State) error {
 		}
 	}
 	return nil
+}
+
+// RunAllContinue runs every hook of kind even when some fail (poststart and
+// poststop: a failure is a warning and the remaining hooks still run). It
+// returns the failures joined, nil when all succeeded.
+func RunAllContinue(h *specs.Hooks, kind string, st *specs.State) error {
+	list := List(h, kind)
+	if len(list) == 0 {
+		return nil
+	}
+	in, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i, hk := range list {
+		if err := Run(hk, in); err != nil {
+			errs = append(errs, fmt.Errorf("hooks.%s[%d] (%s): %w", kind, i, hk.Path, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Run executes one hook with stateJSON on its stdin.

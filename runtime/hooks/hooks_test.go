@@ -42,3 +42,18 @@ func TestRunFailureAndTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestRunAllContinue(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out")
+	h := &specs.Hooks{Poststop: []specs.Hook{
+		{Path: "/bin/false"},
+		{Path: "/bin/sh", Args: []string{"sh", "-c", "echo second >> " + out}},
+	}}
+	err := RunAllContinue(h, Poststop, &specs.State{ID: "c"})
+	if err == nil || !strings.Contains(err.Error(), "hooks.poststop[0]") {
+		t.Fatalf("RunAllContinue error: %v", err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "second\n" {
+		t.Fatalf("the hook after the failing one did not run: %q", b)
+	}
+}
