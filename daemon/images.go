@@ -13,13 +13,11 @@ import (
 	"google.golang.org/grpc"
 
 	berthv1 "github.com/berth-containers/berth/api/berth/v1"
-	"github.com/berth-containers/berth/content"
 	"github.com/berth-containers/berth/image"
 	"github.com/berth-containers/berth/images"
 	"github.com/berth-containers/berth/internal/errdefs"
 	"github.com/berth-containers/berth/metadata"
 	"github.com/berth-containers/berth/registry/reference"
-	"github.com/berth-containers/berth/snapshot"
 )
 
 // ImagesService serves berth.v1.Images over the daemon's stores.
@@ -298,47 +296,17 @@ func (s *ImagesService) Prune(ctx context.Context, req *berthv1.PruneImagesReque
 	return out, nil
 }
 
-// Usage implements berth.v1.Images (`berth system df`).
+// Usage implements berth.v1.Images (`berth system df`): what the namespace
+// references, and what a garbage collection would free now.
 func (s *ImagesService) Usage(ctx context.Context, _ *berthv1.UsageRequest) (*berthv1.UsageResponse, error) {
-	out := &berthv1.UsageResponse{}
-	imgs, err := s.deps.Images.List(ctx)
+	u, err := s.db.DiskUsage(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out.Images = int64(len(imgs))
-	used := map[digest.Digest]bool{}
-	for _, img := range imgs {
-		_ = images.Walk(ctx, s.deps.Content, img.Target, func(ctx context.Context, d ocispec.Descriptor) error {
-			used[d.Digest] = true
-			return nil
-		})
-	}
-	err = s.deps.Content.Walk(ctx, func(info content.Info) error {
-		out.ContentBlobs++
-		out.ContentBytes += info.Size
-		if !used[info.Digest] {
-			out.ReclaimableBytes += info.Size
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	var keys []string
-	err = s.deps.Snapshotter.Walk(ctx, func(_ context.Context, info snapshot.Info) error {
-		keys = append(keys, info.Name)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range keys {
-		u, err := s.deps.Snapshotter.Usage(ctx, k)
-		if err != nil {
-			continue
-		}
-		out.Snapshots++
-		out.SnapshotBytes += u.Size
-	}
-	return out, nil
+	return &berthv1.UsageResponse{
+		Images:       int64(u.Images),
+		ContentBytes: u.Content.Size, ContentBlobs: int64(u.Content.Count),
+		SnapshotBytes: u.Snapshots.Size, Snapshots: int64(u.Snapshots.Count),
+		ReclaimableBytes: u.Content.Reclaimable + u.Snapshots.Reclaimable,
+	}, nil
 }

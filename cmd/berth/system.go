@@ -49,7 +49,7 @@ func runDF(g *globals, args []string) error {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tTOTAL\tSIZE\tRECLAIMABLE")
-	fmt.Fprintf(tw, "Images\t%d\t%s\t%s\n", u.Images, humanSize(u.ContentBytes), humanSize(u.ReclaimableBytes))
+	fmt.Fprintf(tw, "Images\t%d\t%s\t%s\n", u.Images, humanSize(u.ContentBytes+u.SnapshotBytes), humanSize(u.ReclaimableBytes))
 	fmt.Fprintf(tw, "Content blobs\t%d\t%s\t\n", u.ContentBlobs, humanSize(u.ContentBytes))
 	fmt.Fprintf(tw, "Snapshots\t%d\t%s\t\n", u.Snapshots, humanSize(u.SnapshotBytes))
 	return tw.Flush()

@@ -111,7 +111,9 @@ func TestImageLifecycle(t *testing.T) {
 	}
 
 	mustContain(t, "registry resolve", d.berth("registry", "resolve", ref), "http://"+reg.Host+"/v2", "pull,resolve,push")
-	mustContain(t, "system df", d.berth("system", "df"), "Images", "Snapshots")
+	df := d.berth("system", "df")
+	t.Logf("berth system df:\n%s", df)
+	mustContain(t, "system df", df, "Images", "Content blobs   3", "Snapshots       1")
 
 	// rmi (which collects) leaves no blob or snapshot, and no orphans.
 	d.berth("rmi", ref)
