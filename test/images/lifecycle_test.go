@@ -186,3 +186,19 @@ func TestLoadDockerArchive(t *testing.T) {
 		t.Fatalf("prune left files: %v", left)
 	}
 }
+
+// TestRegistryResolve: `berth registry resolve` shows configured mirrors
+// first, then the upstream, and plain-HTTP hosts with http.
+func TestRegistryResolve(t *testing.T) {
+	d := startDaemon(t, "[registry]\nconfig_path = \"\"\nplain_http = [\"registry.internal:5000\"]\n[registry.mirrors]\n\"docker.io\" = [\"https://mirror.example.com\"]\n")
+	out := d.berth("registry", "resolve", "busybox")
+	t.Logf("%s", out)
+	mustContain(t, "resolve", out, "docker.io/library/busybox:latest", "1  https://mirror.example.com/v2", "mirror", "upstream")
+	if strings.Index(out, "mirror.example.com") > strings.Index(out, "upstream") {
+		t.Fatalf("the mirror is not tried first:\n%s", out)
+	}
+	mustContain(t, "resolve plain", d.berth("registry", "resolve", "registry.internal:5000/a/b:c"), "http://registry.internal:5000/v2")
+	if _, stderr, err := d.berthErr("registry", "resolve", "bad ref!"); err == nil || !strings.Contains(stderr, "bad ref!") {
+		t.Fatalf("bad reference: %v %q", err, stderr)
+	}
+}
