@@ -55,7 +55,7 @@ func TestPullErrors(t *testing.T) {
 	}{
 		{"unknown tag", reg.Host + "/busybox:missing", nil, []string{"not found", "busybox:missing"}},
 		{"unknown repository", reg.Host + "/nothing:latest", nil, []string{"not found"}},
-		{"bad reference", "Upper/Case:tag", nil, []string{"Upper/Case"}},
+		{"bad reference", "bad ref!", nil, []string{"bad ref!"}},
 		{"registry 500", good, &testregistry.Fault{Path: "/blobs/", Status: 500}, []string{"500"}},
 		{"registry 429", good, &testregistry.Fault{Path: "/manifests/", Status: 429}, []string{"429"}},
 		{"hostile layer", reg.Host + "/hostile:latest", nil, []string{"..", "layer 0"}},
