@@ -112,3 +112,6 @@ echo "bench: wrote $DOC"
 
 # Image pull: berthd against containerd (writes its own section of docs/benchmarks.md).
 BERTH_BIN=$BERTH_BIN "$REPO/bench/pull/run.sh"
+
+# berth run: berthd against dockerd + containerd (writes its own section of docs/benchmarks.md).
+BERTH_BIN=$BERTH_BIN "$REPO/bench/runbench/run.sh"
