@@ -195,19 +195,28 @@ func (p *process) copyOut(f *os.File, isConsole bool, stream string, id byte, wg
 		}}
 	}
 	buf := make([]byte, 16*1024)
+	var targets []*attachment
 	for {
 		n, err := f.Read(buf)
 		if n > 0 {
 			if split != nil {
 				split.Write(buf[:n])
 			}
+			// Send outside the process lock: a slow client must not
+			// hold up State, Kill and the other calls.
 			p.mu.Lock()
+			targets = targets[:0]
 			for a := range p.attached {
-				if !a.send(id, buf[:n]) {
-					delete(p.attached, a)
-				}
+				targets = append(targets, a)
 			}
 			p.mu.Unlock()
+			for _, a := range targets {
+				if !a.send(id, buf[:n]) {
+					p.mu.Lock()
+					delete(p.attached, a)
+					p.mu.Unlock()
+				}
+			}
 		}
 		if err != nil {
 			if split != nil {
