@@ -1,0 +1,100 @@
+package reliability
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// ticker writes "tick N" once a second.
+var ticker = []string{"sh", "-c", `i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 1; done`}
+
+// lastTick returns the highest N of the "tick N" lines in out, or -1.
+func lastTick(out string) int {
+	n := -1
+	for _, line := range strings.Split(out, "\n") {
+		if v, err := strconv.Atoi(strings.TrimPrefix(line, "tick ")); err == nil && strings.HasPrefix(line, "tick ") && v > n {
+			n = v
+		}
+	}
+	return n
+}
+
+// TestDaemonKilledUnderRunningContainers: berthd SIGKILLed while 20
+// containers run; after a restart all 20 are running and listed, their logs
+// go on, and stop works on them.
+func TestDaemonKilledUnderRunningContainers(t *testing.T) {
+	const n = 20
+	d := startDaemon(t)
+	d.loadBusybox()
+	ids := make([]string, n)
+	parallel(n, 5, func(i int) {
+		out, errOut, err := d.berthErr(append([]string{"run", "-d", "--network", "none", "--name", fmt.Sprintf("tick%d", i), "busybox"}, ticker...)...)
+		if err != nil {
+			t.Errorf("run tick%d: %v: %s", i, err, errOut)
+			return
+		}
+		ids[i] = strings.TrimSpace(out)
+	})
+	if t.Failed() {
+		t.FailNow()
+	}
+	if got := len(strings.Fields(d.berth("ps", "-q"))); got != n {
+		t.Fatalf("before the kill: %d running, want %d", got, n)
+	}
+	waitFor(t, 20*time.Second, "tick 1 in tick0's log", func() bool { return lastTick(d.berth("logs", "tick0")) >= 1 })
+	shimsBefore := d.shimPids()
+
+	d.kill()
+	// The containers and their shims live on without the daemon.
+	for _, id := range ids {
+		if d.shimPid(id) == 0 {
+			t.Fatalf("shim of %s gone after berthd was killed", id)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	d.start()
+
+	out := d.berth("ps", "--no-trunc", "--format", "{{.ID}} {{.State}}")
+	running := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 2 && f[1] == "running" {
+			running[f[0]] = true
+		}
+	}
+	for i, id := range ids {
+		if !running[id] {
+			t.Errorf("tick%d (%s) not listed running after the restart; ps:\n%s", i, id, out)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	// The same shims still serve them (no restart of the containers).
+	if after := d.shimPids(); len(after) != len(shimsBefore) {
+		t.Fatalf("shims before the kill %v, after the restart %v", shimsBefore, after)
+	}
+	before := lastTick(d.berth("logs", "tick0"))
+	waitFor(t, 20*time.Second, "log lines written after the restart", func() bool {
+		return lastTick(d.berth("logs", "tick0")) >= before+3
+	})
+	if out := d.berth("logs", "--tail", "1", "tick7"); !strings.HasPrefix(out, "tick ") {
+		t.Fatalf("logs --tail 1 tick7 after the restart: %q", out)
+	}
+
+	start := time.Now()
+	d.berth(append([]string{"stop", "-t", "1"}, ids...)...)
+	t.Logf("stop -t 1 of %d containers after the restart: %s", n, time.Since(start).Round(time.Millisecond))
+	if out := d.berth("ps", "-q"); out != "" {
+		t.Fatalf("still running after stop: %q", out)
+	}
+	out = d.berth("ps", "-a", "--format", "{{.State}}")
+	if strings.Count(out, "exited\n") != n {
+		t.Fatalf("after stop, want %d exited:\n%s", n, out)
+	}
+	d.berth(append([]string{"rm"}, ids...)...)
+	d.requireNoLeaks(t, ids...)
+}
