@@ -401,7 +401,7 @@ func (s *ContainersService) killAndWait(ctx context.Context, t *task, sig syscal
 		if err := t.shim.Kill(ctx, "", sig, false); err != nil && !errorsIsAny(err, errdefs.ErrNotFound, errdefs.ErrFailedPrecondition) {
 			s.log.Debug("stop signal", "id", t.id, "err", err)
 		}
-		if waitTimeout(ctx, t.done, grace) {
+		if grace > 0 && waitTimeout(ctx, t.done, grace) {
 			return nil
 		}
 	}
@@ -890,6 +890,19 @@ func (s *ContainersService) Recover(ctx context.Context) error {
 			s.log.Info("removing the shim of a container without a record", "namespace", ns, "id", id)
 			s.dropShim(ctx, d)
 			_ = netns.Remove(s.netnsPath(id))
+		}
+	}
+	if r, ok := s.net.(interface {
+		Reconcile(ctx context.Context, live func(containerID string) bool) ([]string, error)
+	}); ok {
+		live := map[string]bool{}
+		for k := range known {
+			live[filepath.Base(k)] = true
+		}
+		if gone, err := r.Reconcile(ctx, func(id string) bool { return live[id] }); err != nil {
+			s.log.Warn("network reconcile", "err", err)
+		} else if len(gone) > 0 {
+			s.log.Info("detached containers berthd no longer has", "ids", gone)
 		}
 	}
 	bundles, _ := filepath.Glob(filepath.Join(s.cfg.State, "containers", "*", "*"))

@@ -17,14 +17,6 @@ func registerServices(d *daemon.Daemon) error {
 		return err
 	}
 	d.OnClose(st.Close)
-	if err := st.Recover(context.Background(), log); err != nil {
-		return err
-	}
-	d.AddService(daemon.NewImagesService(st, log))
-	d.AddService(daemon.NewContentService(st))
-	d.AddService(daemon.NewRegistryService(st))
-	d.AddService(daemon.NewGCService(st, log))
-
 	cfg := d.Config()
 	vols, err := volume.New(filepath.Join(cfg.Root, "volumes"))
 	if err != nil {
@@ -36,7 +28,17 @@ func registerServices(d *daemon.Daemon) error {
 	} else {
 		net = m
 	}
+	// The container store registers containers as GC roots: it must exist
+	// before the collection Recover runs.
 	cs := daemon.NewContainersService(st, cfg, log, vols, net, daemon.NewEvents())
+	if err := st.Recover(context.Background(), log); err != nil {
+		return err
+	}
+	d.AddService(daemon.NewImagesService(st, log))
+	d.AddService(daemon.NewContentService(st))
+	d.AddService(daemon.NewRegistryService(st))
+	d.AddService(daemon.NewGCService(st, log))
+
 	if err := cs.Recover(context.Background()); err != nil {
 		return err
 	}
