@@ -39,7 +39,7 @@ func (d *daemon) leaksOf(ids []string) []string {
 		}
 		cmdline, _ := os.ReadFile(p + "/cmdline")
 		args := strings.ReplaceAll(string(cmdline), "\x00", " ")
-		if strings.Contains(args, d.dir+"/") && filepath.Base(strings.Fields(args+" x")[0]) != "berth" {
+		if strings.Contains(args, d.dir+"/") && filepath.Base(strings.Fields(args + " x")[0]) != "berth" {
 			out = append(out, "process "+strconv.Itoa(pid)+": "+args)
 			continue
 		}
