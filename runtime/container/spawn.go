@@ -59,6 +59,7 @@ type spawned struct {
 	pid   int // the final init, in the runtime's pid namespace
 	first int // the process we started (== pid when no fork happened)
 	sync  *os.File
+	prep  chan error // cgroup creation and limits, written in the background
 }
 
 // kill stops a spawned init (failure paths).
@@ -66,6 +67,8 @@ func (p *spawned) kill() {
 	if p == nil {
 		return
 	}
+	// The caller removes the cgroups next: nothing may still be making them.
+	_ = p.waitPrep()
 	if p.pid > 0 {
 		_ = unix.Kill(p.pid, unix.SIGKILL)
 	}
@@ -136,6 +139,20 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 		}
 	}()
 	child.Close()
+	if req.cgroup != nil && req.resources != nil {
+		// A new container's cgroups are made and their limits written while
+		// the C stage runs; the init joins them only once that is done, so
+		// it never runs under half-written rules (a deny-all device rule
+		// before its allow list, say).
+		p.prep = make(chan error, 1)
+		go func() {
+			err := req.cgroup.Apply(0)
+			if err == nil {
+				err = req.cgroup.Set(req.resources)
+			}
+			p.prep <- err
+		}()
+	}
 
 	if err := nsexec.WriteFrame(parent, req.boot.Encode()); err != nil {
 		return p, fmt.Errorf("send bootstrap: %w", err)
@@ -207,15 +224,20 @@ func (p *spawned) applyCgroup(req *spawnReq) error {
 	if req.cgroup == nil {
 		return nil
 	}
-	if err := req.cgroup.Apply(p.pid); err != nil {
+	if err := p.waitPrep(); err != nil {
 		return err
 	}
-	if req.resources != nil {
-		if err := req.cgroup.Set(req.resources); err != nil {
-			return err
-		}
+	return req.cgroup.Apply(p.pid)
+}
+
+// waitPrep waits for the cgroup preparation, if one is running.
+func (p *spawned) waitPrep() error {
+	if p.prep == nil {
+		return nil
 	}
-	return nil
+	err := <-p.prep
+	p.prep = nil
+	return err
 }
 
 // reap waits for a child of ours.
