@@ -3,7 +3,6 @@ package shim
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"time"
@@ -32,7 +31,7 @@ type process struct {
 	console  *os.File
 	outputs  []*os.File // read ends being copied
 	child    []*os.File // the process's ends, closed once the runtime has them
-	consLn   *net.UnixListener
+	consLn   *listener
 	consPath string
 	logw     *logs.Writer
 	attached map[*attachment]struct{}
@@ -72,11 +71,10 @@ func (p *process) setupIO() (files []*os.File, consoleSocket string, err error) 
 			_ = os.MkdirAll(SocketDir, 0o700)
 		}
 		_ = os.Remove(path)
-		ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+		ln, err := listenUnix(path)
 		if err != nil {
 			return nil, "", fmt.Errorf("console socket: %w", err)
 		}
-		ln.SetUnlinkOnClose(true)
 		p.consLn, p.consPath = ln, path
 		return []*os.File{null, null, null}, path, nil
 	}
@@ -115,34 +113,20 @@ func (p *process) closeChild() {
 func (p *process) receiveConsole(size *ConsoleSize) error {
 	ln := p.consLn
 	p.consLn = nil
-	defer ln.Close()
-	_ = ln.SetDeadline(time.Now().Add(10 * time.Second))
-	conn, err := ln.AcceptUnix()
+	defer ln.close()
+	_ = ln.setDeadline(time.Now().Add(10 * time.Second))
+	conn, err := ln.accept()
 	if err != nil {
 		return fmt.Errorf("console socket: the runtime sent no pty (is process.terminal set in config.json?): %w", err)
 	}
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	buf := make([]byte, 256)
-	oob := make([]byte, unix.CmsgSpace(4*4))
-	_, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	fd, err := recvFd(conn)
 	if err != nil {
 		return fmt.Errorf("console socket: receive pty: %w", err)
 	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil || len(msgs) == 0 {
-		return fmt.Errorf("console socket: no file descriptor received")
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) == 0 {
-		return fmt.Errorf("console socket: no file descriptor received")
-	}
-	for _, fd := range fds[1:] {
-		unix.Close(fd)
-	}
-	unix.CloseOnExec(fds[0])
-	_ = unix.SetNonblock(fds[0], true)
-	master := os.NewFile(uintptr(fds[0]), "pty-master")
+	_ = unix.SetNonblock(fd, true)
+	master := os.NewFile(uintptr(fd), "pty-master")
 	if size != nil && size.Width > 0 && size.Height > 0 {
 		if err := console.SetSize(master, uint(size.Height), uint(size.Width)); err != nil {
 			master.Close()
@@ -252,7 +236,7 @@ func (p *process) closeAll() {
 	defer p.mu.Unlock()
 	p.closeChild()
 	if p.consLn != nil {
-		p.consLn.Close()
+		p.consLn.close()
 		p.consLn = nil
 	}
 	if p.stdinW != nil && p.stdinW != p.console {

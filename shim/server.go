@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -28,7 +27,7 @@ type Shim struct {
 	cfg    Config
 	log    *slog.Logger
 	reaper *reaper
-	ln     *net.UnixListener
+	ln     *listener
 
 	mu      sync.Mutex
 	init    *process
@@ -63,18 +62,17 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready io.WriteCloser
 		_ = os.MkdirAll(SocketDir, 0o700)
 	}
 	_ = os.Remove(cfg.Socket)
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: cfg.Socket, Net: "unix"})
+	ln, err := listenUnix(cfg.Socket)
 	if err != nil {
 		return fail(fmt.Errorf("listen %s: %w", cfg.Socket, err))
 	}
-	ln.SetUnlinkOnClose(true)
 	s := &Shim{cfg: cfg, log: log, reaper: newReaper(), ln: ln, execs: map[string]*process{},
 		subs: map[chan Event]struct{}{}, done: make(chan struct{})}
 	// The pid file is a hint for Connect and Recover (State also gives the
 	// pid, and Recover checks the pid is this shim): written atomically,
 	// not synced, to keep fsync off the start path.
 	if err := writeFileRename(s.path(PidFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-		ln.Close()
+		ln.close()
 		return fail(fmt.Errorf("write pid file: %w", err))
 	}
 	if ready != nil {
@@ -89,14 +87,16 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready io.WriteCloser
 		}
 	}()
 	for {
-		c, err := ln.AcceptUnix()
+		c, err := ln.accept()
 		if err != nil {
 			select {
 			case <-s.done:
 				return nil
 			default:
 			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) || errors.Is(err, unix.ECONNABORTED) {
+				s.log.Warn("accept", "err", err)
+				time.Sleep(10 * time.Millisecond)
 				continue
 			}
 			return fmt.Errorf("accept: %w", err)
@@ -110,11 +110,11 @@ func (s *Shim) path(name string) string { return filepath.Join(s.cfg.StateDir, n
 func (s *Shim) stop() {
 	s.closing.Do(func() {
 		close(s.done)
-		s.ln.Close()
+		s.ln.close()
 	})
 }
 
-func (s *Shim) serve(c *net.UnixConn) {
+func (s *Shim) serve(c *os.File) {
 	defer c.Close()
 	req, err := DecodeRequest(c)
 	if err != nil {

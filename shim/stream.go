@@ -2,7 +2,7 @@ package shim
 
 import (
 	"fmt"
-	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -12,7 +12,7 @@ import (
 // attachment is one attached client's connection in stream mode.
 type attachment struct {
 	mu     sync.Mutex
-	c      *net.UnixConn
+	c      *os.File
 	stdout bool
 	stderr bool
 	closed bool
@@ -54,7 +54,7 @@ func (a *attachment) end() {
 	close(a.done)
 }
 
-func (s *Shim) attach(c *net.UnixConn, req *Request) {
+func (s *Shim) attach(c *os.File, req *Request) {
 	p, err := s.process(req.ExecID)
 	if err != nil {
 		_ = WriteFrame(c, ErrorResponse(err))
@@ -118,7 +118,7 @@ func (s *Shim) attach(c *net.UnixConn, req *Request) {
 	<-a.done
 }
 
-func (s *Shim) wait(c *net.UnixConn, req *Request) {
+func (s *Shim) wait(c *os.File, req *Request) {
 	p, err := s.process(req.ExecID)
 	if err != nil {
 		_ = WriteFrame(c, ErrorResponse(err))
@@ -140,7 +140,7 @@ func (s *Shim) wait(c *net.UnixConn, req *Request) {
 	}
 }
 
-func (s *Shim) events(c *net.UnixConn) {
+func (s *Shim) events(c *os.File) {
 	ch := make(chan Event, 64)
 	s.mu.Lock()
 	s.subs[ch] = struct{}{}
