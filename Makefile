@@ -11,7 +11,7 @@ LDFLAGS     := -s -w -X github.com/berth-containers/berth/internal/version.Versi
 RUNTIME_FLAGS := -trimpath -tags osusergo,netgo -ldflags '$(LDFLAGS) -extldflags "-static"'
 GO_FLAGS      := -trimpath -ldflags '$(LDFLAGS)'
 # Binaries whose main package exists are built; the list grows with the tree.
-DAEMON_CMDS := $(notdir $(patsubst %/main.go,%,$(wildcard cmd/berth/main.go cmd/berthd/main.go cmd/berth-shim/main.go)))
+DAEMON_CMDS := $(notdir $(patsubst %/main.go,%,$(wildcard cmd/berth/main.go cmd/berthd/main.go cmd/berth-shim/main.go cmd/berth-init/main.go)))
 TEST_TIMEOUT ?= 45m
 
 .PHONY: all build deps test unit integration conformance-oci demo bench install clean fuzz proto

@@ -24,6 +24,13 @@ func TestRunLifecycle(t *testing.T) {
 	if code, _, errOut := d.exitCode("run", "--rm", "--network", "none", "busybox", "sh", "-c", "echo oops >&2; exit 3"); code != 3 || errOut != "oops\n" {
 		t.Fatalf("run exit 3: code %d, stderr %q", code, errOut)
 	}
+	// Under --init the shell is not PID 1, so SIGTERM kills it (143).
+	if code, out, _ := d.exitCode("run", "--rm", "--init", "--network", "none", "busybox", "sh", "-c", "cat /proc/1/comm; kill -TERM $$; sleep 5"); out != "berth-init\n" || code != 143 {
+		t.Fatalf("--init: PID 1 is %q and exit code %d, want berth-init and 143", out, code)
+	}
+	if code, _, _ := d.exitCode("run", "--rm", "--init", "--network", "none", "busybox", "sh", "-c", "exit 9"); code != 9 {
+		t.Fatalf("--init: exit code %d, want 9", code)
+	}
 	if out := d.berth("ps", "-aq"); out != "" {
 		t.Fatalf("--rm containers still listed: %q", out)
 	}
