@@ -17,7 +17,7 @@ import (
 // Response; "wait" answers when the process exits (a long poll), "events"
 // answers once and then sends one Event frame per event, and "attach"
 // answers once and then switches the connection to stream frames (see
-// stream.go).
+// WriteStream below).
 const MaxFrame = 1 << 20
 
 // Methods.
