@@ -113,9 +113,15 @@ struct nspath {
 	int fd;
 };
 
-__attribute__((constructor)) static void berth_nsexec(void) {
+// glibc passes argc/argv/envp to constructors.
+__attribute__((constructor)) static void berth_nsexec(int argc, char **argv, char **envp) {
+	(void)envp;
 	const char *env = getenv("_BERTH_INITPIPE");
 	if (env == NULL || *env == '\0')
+		return;
+	// Only the hidden init subcommand: a stray variable in anybody's
+	// environment must not turn another command into a container init.
+	if (argc < 2 || argv == NULL || argv[1] == NULL || strcmp(argv[1], "init") != 0)
 		return;
 	char *end;
 	long fd = strtol(env, &end, 10);
