@@ -122,6 +122,7 @@ func Pull(ctx context.Context, d *Deps, ref string, opts PullOptions) (images.Im
 		}
 	}
 	tr.SetStatus("pulling " + name)
+	started := time.Now()
 	// A blob named by several layers (empty layers often are) is fetched
 	// once: later layers wait for the first and unpack from the store.
 	first := map[digest.Digest]chan struct{}{}
@@ -160,12 +161,14 @@ func Pull(ctx context.Context, d *Deps, ref string, opts PullOptions) (images.Im
 		}
 		return images.Image{}, err
 	}
+	fetched := time.Now()
 	if sess != nil {
 		tr.SetStatus("unpacking " + name)
 		chain, err := sess.Finish(ctx)
 		if err != nil {
 			return images.Image{}, fmt.Errorf("%s: unpack: %w", name, err)
 		}
+		d.log().Debug("pull timings", "image", name, "layers", len(m.Layers), "fetch_and_extract", fetched.Sub(started), "sync_and_commit", time.Since(fetched))
 		key := d.SnapshotLabel()
 		if _, err := d.Content.Update(ctx, content.Info{Digest: m.Config.Digest, Labels: map[string]string{key: chain.String()}}, "labels."+key); err != nil {
 			return images.Image{}, fmt.Errorf("%s: label config %s: %w", name, m.Config.Digest, err)
