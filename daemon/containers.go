@@ -265,7 +265,16 @@ func (s *ContainersService) create(ctx context.Context, imageName string, opts o
 	if len(mode.Networks()) > 0 && s.net == nil {
 		return container.Container{}, fmt.Errorf("--network %s: networking is not available on this daemon (no CNI plugins): %w", mode.String(), errdefs.ErrFailedPrecondition)
 	}
-	if mode.Kind == network.ModeContainer {
+	if mode.Kind == network.ModeNamed {
+		if in, ok := s.net.(interface {
+			Inspect(ctx context.Context, name string) (network.Network, error)
+		}); ok {
+			if _, err := in.Inspect(ctx, mode.Network); err != nil {
+				return container.Container{}, fmt.Errorf("network %s not found: %w", mode.Network, errdefs.ErrNotFound)
+			}
+		}
+	}
+		if mode.Kind == network.ModeContainer {
 		return container.Container{}, fmt.Errorf("--network %s: joining another container's network is not supported yet: %w", mode.String(), errdefs.ErrNotImplemented)
 	}
 	if opts.Init && !filepath.IsAbs(s.initBin) {

@@ -107,6 +107,12 @@ func (s *ContainersService) Start(st ioStream) error {
 		if stdinW != nil {
 			stdinW.Close()
 		}
+		// --rm: a container that cannot start is removed, as docker does.
+		if c.ID != "" && c.Options.AutoRemove && s.getTask(c.ID) == nil {
+			if rerr := s.remove(context.WithoutCancel(ctx), c.ID, true); rerr != nil {
+				s.log.Warn("auto-remove after a failed start", "id", c.ID, "err", rerr)
+			}
+		}
 		return err
 	}
 	if err := send(&berthv1.IOFrame{Kind: berthv1.IOFrame_STARTED, Id: c.ID}); err != nil {

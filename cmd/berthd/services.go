@@ -23,14 +23,16 @@ func registerServices(d *daemon.Daemon) error {
 		return err
 	}
 	var net daemon.Networker
+	var nets daemon.NetworkManager
 	if m, err := network.New(network.Config{Root: cfg.Root, State: cfg.State, DefaultBridge: cfg.Network.DefaultBridge, DefaultSubnet: cfg.Network.DefaultSubnet, Logger: log}); err != nil {
 		log.Warn("networking unavailable: only --network none and host work", "err", err)
 	} else {
-		net = m
+		net, nets = m, m
 	}
 	// The container store registers containers as GC roots: it must exist
 	// before the collection Recover runs.
-	cs := daemon.NewContainersService(st, cfg, log, vols, net, daemon.NewEvents())
+	events := daemon.NewEvents()
+	cs := daemon.NewContainersService(st, cfg, log, vols, net, events)
 	if err := st.Recover(context.Background(), log); err != nil {
 		return err
 	}
@@ -43,5 +45,8 @@ func registerServices(d *daemon.Daemon) error {
 		return err
 	}
 	d.AddService(cs)
+	d.AddService(daemon.NewEventsService(events))
+	d.AddService(daemon.NewNetworksService(nets))
+	d.AddService(daemon.NewVolumesService(vols))
 	return nil
 }

@@ -1,0 +1,82 @@
+package run
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-containers/berth/internal/testutil"
+)
+
+// TestEventsVolumesNetworks: events stream a container's life; a named
+// volume keeps data across containers; a user network gives its subnet and
+// is removed; bad names get clear errors.
+func TestEventsVolumesNetworks(t *testing.T) {
+	d := startDaemon(t)
+	d.loadBusybox()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ev := exec.CommandContext(ctx, testutil.Binary(t, "berth"), "--address", d.addr, "events", "--format", "json", "--filter", "container=evt")
+	out, err := ev.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = ev.Wait() }()
+	time.Sleep(300 * time.Millisecond) // let the subscription reach the daemon
+	if code, _, _ := d.exitCode("run", "--rm", "--name", "evt", "--network", "none", "busybox", "sh", "-c", "exit 2"); code != 2 {
+		t.Fatalf("exit code %d", code)
+	}
+	d.berth("run", "--rm", "--name", "other", "--network", "none", "busybox", "true")
+	sc := bufio.NewScanner(out)
+	var actions []string
+	for len(actions) < 4 && sc.Scan() {
+		var e struct {
+			Action     string            `json:"action"`
+			Attributes map[string]string `json:"attributes"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("event %q: %v", sc.Text(), err)
+		}
+		if e.Attributes["name"] != "evt" {
+			t.Fatalf("filtered stream has an event of %q", e.Attributes["name"])
+		}
+		if e.Action == "die" && e.Attributes["exitCode"] != "2" {
+			t.Fatalf("die event exit code %q", e.Attributes["exitCode"])
+		}
+		actions = append(actions, e.Action)
+	}
+	if got := strings.Join(actions, " "); got != "create start die destroy" {
+		t.Fatalf("events: %q", got)
+	}
+
+	d.berth("volume", "create", "keep")
+	d.berth("run", "--rm", "--network", "none", "-v", "keep:/data", "busybox", "sh", "-c", "echo kept > /data/f")
+	if got := d.berth("run", "--rm", "--network", "none", "-v", "keep:/data", "busybox", "cat", "/data/f"); got != "kept\n" {
+		t.Fatalf("volume content: %q", got)
+	}
+	if got := d.berth("volume", "ls", "-q"); got != "keep\n" {
+		t.Fatalf("volume ls: %q", got)
+	}
+	d.berth("volume", "rm", "keep")
+	if code, _, errOut := d.exitCode("volume", "inspect", "keep"); code == 0 || !strings.Contains(errOut, "keep") {
+		t.Fatalf("inspect of a removed volume: code %d, %q", code, errOut)
+	}
+
+	d.berth("network", "create", "--subnet", "10.251.7.0/24", "tnet")
+	if got := d.berth("run", "--rm", "--network", "tnet", "busybox", "sh", "-c", "ip -4 -o addr show eth0"); !strings.Contains(got, "10.251.7.") {
+		t.Fatalf("address on tnet: %q", got)
+	}
+	d.berth("network", "rm", "tnet")
+	if code, _, errOut := d.exitCode("run", "--rm", "--network", "tnet", "busybox", "true"); code == 0 || !strings.Contains(errOut, "tnet") {
+		t.Fatalf("run on a removed network: code %d, %q", code, errOut)
+	}
+	d.requireClean(t)
+}
