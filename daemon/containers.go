@@ -274,7 +274,7 @@ func (s *ContainersService) create(ctx context.Context, imageName string, opts o
 			}
 		}
 	}
-		if mode.Kind == network.ModeContainer {
+	if mode.Kind == network.ModeContainer {
 		return container.Container{}, fmt.Errorf("--network %s: joining another container's network is not supported yet: %w", mode.String(), errdefs.ErrNotImplemented)
 	}
 	if opts.Init && !filepath.IsAbs(s.initBin) {
