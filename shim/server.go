@@ -42,8 +42,8 @@ type Shim struct {
 
 // Run serves cfg's container until it is deleted (or Shutdown). ready is
 // written "ok" (or an error message) and closed once the socket answers.
-// The caller must be the process's main goroutine context: Run makes the
-// process a child subreaper.
+// Run makes the whole process a child subreaper and reaps every child it
+// has: call it only from berth-shim's main, never inside another program.
 func Run(ctx context.Context, cfg Config, log *slog.Logger, ready io.WriteCloser) error {
 	fail := func(err error) error {
 		if ready != nil {
