@@ -132,6 +132,14 @@ func realMain(args []string) int {
 		fmt.Printf("berth-runtime version %s\nspec: %s\n", version.Version, version.RuntimeSpec)
 		return 0
 	}
+	rootSet := false
+	fs.Visit(func(f *flag.Flag) { rootSet = rootSet || f.Name == "root" })
+	if !rootSet && os.Geteuid() != 0 {
+		// As runc: an unprivileged user keeps state under XDG_RUNTIME_DIR.
+		if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" {
+			g.root = dir + "/berth-runtime"
+		}
+	}
 	rest := fs.Args()
 	if *help || len(rest) == 0 || rest[0] == "help" {
 		usage(os.Stdout)

@@ -149,6 +149,11 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 			err := req.cgroup.Apply(0)
 			if err == nil {
 				err = req.cgroup.Set(req.resources)
+				// Rootless: cgroups the user may not create are skipped,
+				// and so are their limits.
+				if req.rootless && (errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission)) {
+					err = nil
+				}
 			}
 			p.prep <- err
 		}()
