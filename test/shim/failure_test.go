@@ -279,3 +279,50 @@ func TestDuplicateID(t *testing.T) {
 		t.Fatalf("the first container's runtime state is gone: %v", err)
 	}
 }
+
+// A state dir too long for a socket path: the sockets go to
+// /run/berth-shim, a terminal works, and Recover removes them.
+func TestLongStateDir(t *testing.T) {
+	t.Parallel()
+	testutil.Integration(t)
+	id := newID(t)
+	bundle := testutil.Bundle(t, func(s *specs.Spec) {
+		s.Process.Terminal = true
+		s.Linux.CgroupsPath = cgroupParent + "/" + id
+	}, "sleep", "1000")
+	base := t.TempDir()
+	long := filepath.Join(base, strings.Repeat("d", 90), id)
+	ct := &container{t: t, id: id, bundle: bundle, stateDir: long, runtime: runtimeBinary(t, "berth-runtime"),
+		runtimeRoot: filepath.Join(base, "rt"), cgroupPath: cgroupParent + "/" + id}
+	ctx := ct.ctx()
+	c, err := client.Start(ctx, client.StartOpts{ID: id, Bundle: bundle, StateDir: long, Runtime: ct.runtime,
+		RuntimeRoot: ct.runtimeRoot, ShimBinary: testutil.Binary(t, "berth-shim")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct.c = c
+	t.Cleanup(ct.cleanup)
+	sock := c.Config().Socket
+	if !strings.HasPrefix(sock, shim.SocketDir+"/") {
+		t.Fatalf("socket %s not in %s", sock, shim.SocketDir)
+	}
+	if _, err := c.Create(ctx, shim.CreateOpts{Terminal: true, ConsoleSize: &shim.ConsoleSize{Width: 80, Height: 25}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Start(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(c.Pid(), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if !waitFor(5*time.Second, func() bool { return !alive(c.Pid()) }) {
+		t.Fatal("shim survived SIGKILL")
+	}
+	if _, err := client.Recover(ctx, long); err != nil {
+		t.Fatal(err)
+	}
+	prefix := strings.TrimSuffix(sock, "shim.sock")
+	if left, _ := filepath.Glob(prefix + "*"); len(left) > 0 {
+		t.Fatalf("sockets left: %v", left)
+	}
+}
