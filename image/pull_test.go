@@ -421,3 +421,47 @@ func TestRegistryHangs(t *testing.T) {
 		t.Errorf("snapshot files left: %v", left)
 	}
 }
+
+// TestPushMountsFromSourceRepository: pushing a pulled image to another
+// repository of the same registry mounts its blobs instead of uploading.
+func TestPushMountsFromSourceRepository(t *testing.T) {
+	e := newEnv(t, "overlayfs")
+	e.deps.Resolver = registry.NewResolver(registry.Options{})
+	reg := testregistry.New(t, testregistry.Options{})
+	busy, err := testimage.Busybox(testimage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := seed(t, reg, "busybox", busy)
+	img, err := image.Pull(e.ctx, e.deps, ref, image.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := reg.Host + "/team/copy:v1"
+	desc, err := image.Push(e.ctx, e.deps, dst, image.PushOptions{Source: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if desc.Digest != img.Target.Digest {
+		t.Fatalf("pushed %s, want %s", desc.Digest, img.Target.Digest)
+	}
+	mounts, uploads := 0, 0
+	for _, r := range reg.Requests() {
+		if r.Method == "POST" && strings.Contains(r.Path, "/team/copy/blobs/uploads") && strings.Contains(r.Query, "mount=") {
+			mounts++
+		}
+		if (r.Method == "PUT" || r.Method == "PATCH") && strings.Contains(r.Path, "/team/copy/blobs/uploads") {
+			uploads++
+		}
+	}
+	if mounts == 0 || uploads != 0 {
+		t.Errorf("%d mounts and %d uploads; want the blobs mounted from busybox", mounts, uploads)
+	}
+	if !reg.HasBlob("team/copy", busy.Layers[0].Desc.Digest) {
+		t.Error("the layer is not in the target repository")
+	}
+	// By digest: no tag is written.
+	if _, err := image.Push(e.ctx, e.deps, reg.Host+"/team/bydigest@"+img.Target.Digest.String(), image.PushOptions{Source: ref}); err != nil {
+		t.Fatal(err)
+	}
+}

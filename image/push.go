@@ -3,6 +3,7 @@ package image
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -58,6 +59,7 @@ func Push(ctx context.Context, d *Deps, ref string, opts PushOptions) (ocispec.D
 		return ocispec.Descriptor{}, err
 	}
 	prov := &trackingProvider{p: d.Content, tr: tr}
+	p = &sourcePusher{Pusher: p, cs: d.Content, byDigest: named.Tag == ""}
 	if err := registry.PushImage(ctx, p, root, prov, d.concurrency()); err != nil {
 		return ocispec.Descriptor{}, fmt.Errorf("push %s: %w", named.String(), err)
 	}
@@ -113,4 +115,36 @@ func (t *trackingReaderAt) ReadAt(p []byte, off int64) (int, error) {
 func (t *trackingReaderAt) Close() error {
 	t.tr.SetState(t.ref, StatusDone)
 	return t.ReaderAt.Close()
+}
+
+// sourcePusher passes the repositories a blob was pulled from (its source
+// labels) to the registry pusher as annotations, so a blob already on the
+// target registry in another repository is mounted instead of uploaded.
+type sourcePusher struct {
+	registry.Pusher
+	cs       content.Manager
+	byDigest bool // the reference names a digest, not a tag
+}
+
+func (s *sourcePusher) Push(ctx context.Context, desc ocispec.Descriptor, p content.Provider) error {
+	if info, err := s.cs.Info(ctx, desc.Digest); err == nil {
+		for k, v := range info.Labels {
+			if strings.HasPrefix(k, registry.SourceLabelPrefix) {
+				if desc.Annotations == nil {
+					desc.Annotations = map[string]string{}
+				} else if _, ok := desc.Annotations[k]; ok {
+					continue
+				}
+				desc.Annotations[k] = v
+			}
+		}
+	}
+	return s.Pusher.Push(ctx, desc, p)
+}
+
+func (s *sourcePusher) Tag(ctx context.Context, desc ocispec.Descriptor, p content.Provider) error {
+	if s.byDigest {
+		return s.Pusher.Push(ctx, desc, p)
+	}
+	return s.Pusher.Tag(ctx, desc, p)
 }
