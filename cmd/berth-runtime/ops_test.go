@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -181,5 +182,49 @@ func TestDeleteForceAfterCrashedCreate(t *testing.T) {
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Fatalf("state dir left: %v", err)
+	}
+}
+
+// An unprivileged user runs a container in a user namespace mapping their uid
+// to root, keeping state under XDG_RUNTIME_DIR.
+func TestRootlessRun(t *testing.T) {
+	testutil.Integration(t)
+	bin := testutil.Binary(t, "berth-runtime")
+	const nobody = 65534
+	bundle := testutil.Bundle(t, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nobody, Size: 1}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: nobody, Size: 1}}
+		s.Linux.Resources = nil
+		s.Process.Rlimits = nil
+		s.Process.OOMScoreAdj = nil
+		var mounts []specs.Mount
+		for _, m := range s.Mounts {
+			// An unprivileged user namespace cannot mount sysfs or a new devpts
+			// with a gid option it does not map.
+			switch m.Destination {
+			case "/sys", "/sys/fs/cgroup", "/dev/pts":
+				continue
+			}
+			mounts = append(mounts, m)
+		}
+		s.Mounts = mounts
+	}, "sh", "-c", "id -u; echo rootless-ok")
+	xdg := t.TempDir()
+	for _, d := range []string{filepath.Dir(bundle), bundle, xdg} {
+		os.Chmod(d, 0o755)
+	}
+	filepath.Walk(bundle, func(p string, _ os.FileInfo, _ error) error { return os.Lchown(p, nobody, nobody) })
+	os.Chown(xdg, nobody, nobody)
+	id := uniqueID(t)
+	cmd := exec.Command(bin, "--rootless", "run", "--bundle", bundle, id)
+	cmd.Env = []string{"XDG_RUNTIME_DIR=" + xdg, "PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "0\nrootless-ok\n" {
+		t.Fatalf("rootless run: %v: %q", err, out)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(xdg, "berth-runtime")); len(ents) != 0 {
+		t.Fatalf("rootless state left behind: %v", ents)
 	}
 }
