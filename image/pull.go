@@ -299,12 +299,17 @@ func pullLayer(ctx context.Context, d *Deps, f registry.Fetcher, sess *unpack.Se
 		}
 	}()
 	off := w.Offset()
-	if off > desc.Size || (needed && off > 0) {
-		// Unpacking needs the whole stream: start over.
+	if off > desc.Size {
 		if err = w.Truncate(0); err != nil {
 			return err
 		}
 		off = 0
+	}
+	resumed := needed && off > 0
+	if resumed {
+		// An earlier pull (or daemon) left part of this blob: fetch only
+		// the rest, then unpack the whole blob from the store.
+		needed = false
 	}
 	tr.Set(ref, desc.Digest.String(), desc.MediaType, off, desc.Size, StatusDownloading)
 	rc, err := f.FetchFrom(ctx, desc, off)
@@ -332,6 +337,9 @@ func pullLayer(ctx context.Context, d *Deps, f registry.Fetcher, sess *unpack.Se
 	}
 	err = nil
 	committed = true
+	if resumed {
+		return applyStored(ctx, d, sess, i, desc, true, tr)
+	}
 	tr.SetState(ref, StatusDone)
 	return nil
 }

@@ -465,3 +465,41 @@ func TestPushMountsFromSourceRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPullResumesPartialLayer: a pull that fails after part of a layer
+// keeps that part; the next pull fetches only the rest (Range) and still
+// unpacks the layer.
+func TestPullResumesPartialLayer(t *testing.T) {
+	e := newEnv(t, "overlayfs")
+	e.deps.Resolver = registry.NewResolver(registry.Options{Retries: 1, Backoff: time.Millisecond, SkipBlobDigest: true})
+	reg := testregistry.New(t, testregistry.Options{})
+	busy, err := testimage.Busybox(testimage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := seed(t, reg, "busybox", busy)
+	layer := busy.Layers[0].Desc
+	reg.AddFault(&testregistry.Fault{Path: "/blobs/" + layer.Digest.String(), Cut: true, CutAfter: 300000})
+	if _, err := image.Pull(e.ctx, e.deps, ref, image.PullOptions{}); err == nil {
+		t.Fatal("pull through a connection that always breaks succeeded")
+	}
+	reg.ClearFaults()
+	before := len(reg.Requests())
+	img, err := image.Pull(e.ctx, e.deps, ref, image.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ranges []string
+	for _, r := range reg.Requests()[before:] {
+		if strings.Contains(r.Path, layer.Digest.String()) {
+			ranges = append(ranges, r.Range)
+		}
+	}
+	if len(ranges) != 1 || !strings.HasPrefix(ranges[0], "bytes=") || ranges[0] == "bytes=0-" {
+		t.Fatalf("layer requests after the failure: %q, want one ranged request", ranges)
+	}
+	r, err := image.ResolveManifest(e.ctx, e.deps.Content, img.Target, "")
+	if err != nil || !image.Unpacked(e.ctx, e.deps, r.Config.Digest) {
+		t.Fatalf("not unpacked after the resumed pull: %v", err)
+	}
+}

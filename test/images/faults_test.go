@@ -215,8 +215,18 @@ func TestKillDuringPull(t *testing.T) {
 	}
 
 	reg.ClearFaults()
+	before := len(reg.Requests())
 	d.start()
 	mustContain(t, "pull after restart", d.berth("pull", ref), "Digest: "+img.Root.Digest.String())
+	resumed := 0
+	for _, r := range reg.Requests()[before:] {
+		if r.Range != "" {
+			resumed++
+		}
+	}
+	if resumed == 0 {
+		t.Error("the pull after the restart resumed no download (no Range request)")
+	}
 	mustContain(t, "check", d.berth("system", "check", "--all-ingests"), "no orphans")
 	if imgs := listImages(t, d); !imgs[ref].Unpacked {
 		t.Fatalf("images after restart: %+v", imgs)
