@@ -228,3 +228,39 @@ func TestRootlessRun(t *testing.T) {
 		t.Fatalf("rootless state left behind: %v", ents)
 	}
 }
+
+// Without a pid namespace a child can outlive the init: kill --all still
+// reaches it once the container is stopped, and delete leaves nothing.
+func TestKillAllAfterInitExit(t *testing.T) {
+	r := newRT(t)
+	bundle := testutil.Bundle(t, func(s *specs.Spec) {
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.PIDNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+	}, "sh", "-c", "sleep 100 & exit 0")
+	id := uniqueID(t)
+	r.cleanup(id)
+	r.ok("run", "--detach", "--bundle", bundle, id)
+	waitStatus(t, r, id, "stopped")
+	procs := filepath.Join("/sys/fs/cgroup/pids/berth", id, "cgroup.procs")
+	b, _ := os.ReadFile(procs)
+	if len(strings.Fields(string(b))) != 1 {
+		t.Fatalf("want the orphaned sleep in the cgroup, got %q", b)
+	}
+	r.ok("kill", "--all", id, "KILL")
+	for i := 0; i < 500; i++ {
+		if b, _ := os.ReadFile(procs); len(strings.TrimSpace(string(b))) == 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if b, _ := os.ReadFile(procs); len(strings.TrimSpace(string(b))) != 0 {
+		t.Fatalf("kill --all left %q", b)
+	}
+	r.ok("delete", id)
+	assertGone(t, r, id, 0)
+}

@@ -106,15 +106,14 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		}
 		return err
 	}
+	if all {
+		// Also for a stopped container: without a pid namespace, processes
+		// may outlive the init (runc and containerd rely on that).
+		return r.signalAll(st, sig)
+	}
 	status := r.status(filepath.Join(r.root(), id), st)
 	if status == StatusStopped {
 		return fmt.Errorf("container not running: %w", errdefs.ErrFailedPrecondition)
-	}
-	if all {
-		if err := r.signalAll(st, sig); err != nil {
-			return err
-		}
-		return nil
 	}
 	if err := signalProcess(st.Pid, st.StartTime, sig); err != nil {
 		if errdefs.IsNotFound(err) {
