@@ -14,6 +14,7 @@ import (
 	"github.com/berth-containers/berth/internal/errdefs"
 	"github.com/berth-containers/berth/runtime/console"
 	"github.com/berth-containers/berth/runtime/spec"
+	"github.com/berth-containers/berth/runtime/state"
 )
 
 // RunOpts are run's options beyond create's.
@@ -73,7 +74,14 @@ func (r *Runtime) Run(o CreateOpts, ro RunOpts) (int, error) {
 		c.Master.Close()
 	}
 	if !ro.Keep {
-		if err := r.Delete(o.ID, true); err != nil {
+		// The init is reaped: the container is stopped, and what create
+		// recorded is all delete needs (no reload of state.json).
+		h, err := state.Open(r.root(), o.ID)
+		if err == nil {
+			err = r.destroy(h, c.st, StatusStopped)
+			h.Unlock()
+		}
+		if err != nil && !errdefs.IsNotFound(err) {
 			return code, err
 		}
 		r.log().Debug("run", "id", o.ID, "phase", "deleted", "elapsed", time.Since(t0))
