@@ -66,3 +66,20 @@ func FuzzLoadConfig(f *testing.F) {
 		}
 	})
 }
+
+// TestConfigDocumented keeps docs/config.md in step with the defaults.
+func TestConfigDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "config.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), DefaultConfigTOML()) {
+		t.Fatal("docs/config.md does not show the output of `berthd config default`; update it")
+	}
+	for _, key := range []string{"root", "state", "address", "log_level", "log_format", "snapshotter", "max_concurrent_downloads",
+		"registry.config_path", "registry.auth_file", "registry.plain_http", "registry.skip_verify", "registry.mirrors"} {
+		if !strings.Contains(string(doc), "| `"+key+"` |") {
+			t.Errorf("docs/config.md: key %s has no row in the table", key)
+		}
+	}
+}
