@@ -32,6 +32,9 @@ type daemon struct {
 	cmd    *exec.Cmd
 	log    *bytes.Buffer
 	waited chan error
+	// env, if set, is added to berthd's environment (e.g. a PATH that
+	// puts a wrapped runc first).
+	env []string
 }
 
 var bridgeSeq = struct {
@@ -43,6 +46,12 @@ var bridgeSeq = struct {
 // and subnet, so tests can run beside other daemons.
 func startDaemon(t *testing.T) *daemon {
 	t.Helper()
+	return startDaemonEnv(t, nil)
+}
+
+// startDaemonEnv is startDaemon with env added to berthd's environment.
+func startDaemonEnv(t *testing.T, env []string) *daemon {
+	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.Integration(t)
 	dir := t.TempDir()
@@ -52,7 +61,7 @@ func startDaemon(t *testing.T) *daemon {
 	bridgeSeq.Unlock()
 	pid := os.Getpid()
 	cfg := fmt.Sprintf("[network]\ndefault_bridge = \"brt%d%d\"\ndefault_subnet = \"10.%d.%d.0/24\"\n", pid%100000, n, 200+(pid%50), n%250)
-	d := &daemon{t: t, dir: dir, root: filepath.Join(dir, "root"), state: filepath.Join(dir, "state"), addr: filepath.Join(dir, "berthd.sock"), config: filepath.Join(dir, "config.toml")}
+	d := &daemon{t: t, env: env, dir: dir, root: filepath.Join(dir, "root"), state: filepath.Join(dir, "state"), addr: filepath.Join(dir, "berthd.sock"), config: filepath.Join(dir, "config.toml")}
 	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -69,6 +78,9 @@ func (d *daemon) start() {
 	d.cmd = exec.Command(testutil.Binary(t, "berthd"), "--root", d.root, "--state", d.state, "--address", d.addr, "--config", d.config, "--log-level", "debug")
 	d.cmd.Stdout, d.cmd.Stderr = &lockedWriter{b: d.log, mu: &d.mu}, &lockedWriter{b: d.log, mu: &d.mu}
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if len(d.env) > 0 {
+		d.cmd.Env = append(os.Environ(), d.env...)
+	}
 	if err := d.cmd.Start(); err != nil {
 		d.mu.Unlock()
 		t.Fatal(err)

@@ -1,0 +1,69 @@
+//go:build pending
+
+// This file is left out of the suite (build tag "pending") until berthd
+// recovers a shim that was started but whose task create had not finished
+// when berthd died: today such a container stays "created" with a task
+// registered whose monitor never ends, and `berth start` answers "is already
+// running" for good. Run it with:
+//   go test -tags pending -run 'TestDaemonKilledDuring' ./test/reliability
+
+package reliability
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-containers/berth/internal/testutil"
+)
+
+// TestDaemonKilledDuringSlowCreate: berthd is SIGKILLed while the runtime's
+// create of a `berth run` is still in progress in the shim (runc wrapped to
+// take 2s over create); after a restart the container must be removable and,
+// once the shim's create is over, startable, like any created container.
+func TestDaemonKilledDuringSlowCreate(t *testing.T) {
+	realRunc := testutil.LookPath(t, "runc", "runc")
+	dir := t.TempDir()
+	wrapper := "#!/bin/sh\nfor a in \"$@\"; do [ \"$a\" = create ] && sleep 2 && break; done\nexec " + realRunc + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "runc"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d := startDaemonEnv(t, []string{"PATH=" + dir + ":" + os.Getenv("PATH")})
+	d.loadBusybox()
+	cmd := exec.Command(testutil.Binary(t, "berth"), "--address", d.addr, "run", "-d", "--runtime", "runc", "--network", "none", "--name", "slow", "busybox", "sleep", "1000")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the shim to be up (its create then sleeps in the wrapper).
+	waitFor(t, 20*time.Second, "the shim of the container", func() bool { return len(d.shimPids()) == 1 })
+	time.Sleep(300 * time.Millisecond)
+	d.kill()
+	_ = cmd.Wait()
+	d.start()
+	state := d.berth("ps", "-a", "--filter", "name=slow", "--format", "{{.State}}")
+	t.Logf("after the restart: %q", state)
+	if state == "" {
+		d.requireClean(t)
+		return
+	}
+	t0 := time.Now()
+	for {
+		_, errOut, err := d.berthErr("start", "slow")
+		if err == nil {
+			break
+		}
+		if time.Since(t0) > 20*time.Second {
+			t.Fatalf("start after the restart: %v: %s\nstate %q\ndaemon log (tail):\n%s", err, errOut, d.berth("ps", "-a", "--format", "{{.State}}"), d.logText())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if out := d.berth("exec", "slow", "echo", "alive"); out != "alive\n" {
+		t.Fatalf("exec: %q", out)
+	}
+	id := strings.TrimSpace(d.berth("ps", "-aq", "--no-trunc"))
+	d.berth("rm", "-f", "slow")
+	d.requireNoLeaks(t, id)
+}
