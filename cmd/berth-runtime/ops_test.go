@@ -264,3 +264,22 @@ func TestKillAllAfterInitExit(t *testing.T) {
 	r.ok("delete", id)
 	assertGone(t, r, id, 0)
 }
+
+// A seccomp profile may deny getcwd: the cwd check happens before the filter.
+func TestSeccompDeniesGetcwd(t *testing.T) {
+	r := newRT(t)
+	bundle := testutil.Bundle(t, func(s *specs.Spec) {
+		s.Process.Cwd = "/tmp"
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Architectures: []specs.Arch{specs.ArchX86_64},
+			Syscalls:      []specs.LinuxSyscall{{Names: []string{"getcwd"}, Action: specs.ActErrno}},
+		}
+	}, "sh", "-c", "echo in-$(pwd -P 2>/dev/null || echo denied)")
+	id := uniqueID(t)
+	r.cleanup(id)
+	out := r.ok("run", "--bundle", bundle, id)
+	if !strings.HasPrefix(out, "in-") {
+		t.Fatalf("output %q", out)
+	}
+}

@@ -394,6 +394,13 @@ func (pr *proc) exec(cfg *Config) error {
 			return fmt.Errorf("process.noNewPrivileges: %w", err)
 		}
 	}
+	// The working directory is proven inside the root now, before any filter
+	// exists (a profile may deny getcwd), and entered again below as the
+	// container's user, which must land on the same directory.
+	wd, err := verifyCwd(p.Cwd)
+	if err != nil {
+		return err
+	}
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: do it while
 	// we still have it.
 	if sc != nil && !p.NoNewPrivileges {
@@ -410,7 +417,7 @@ func (pr *proc) exec(cfg *Config) error {
 	if err := pr.caps.Apply(); err != nil {
 		return err
 	}
-	if err := chdirInside(p.Cwd); err != nil {
+	if err := enterCwd(p.Cwd, wd); err != nil {
 		return err
 	}
 	if sc != nil && p.NoNewPrivileges {
@@ -418,7 +425,7 @@ func (pr *proc) exec(cfg *Config) error {
 			return err
 		}
 	}
-	err := unix.Exec(pr.path, p.Args, pr.env)
+	err = unix.Exec(pr.path, p.Args, pr.env)
 	return fmt.Errorf("exec %s: %w", pr.path, err)
 }
 
@@ -458,18 +465,39 @@ func loadSeccomp(sc *specs.LinuxSeccomp, cfg *Config) error {
 	return nil
 }
 
-// chdirInside changes to cwd and checks that the result lies inside the
-// container's root (an fd or path leading outside shows as unreachable).
-func chdirInside(cwd string) error {
+// verifyCwd changes to cwd and checks that it lies inside the container's
+// root (a path through a leaked fd shows as unreachable, CVE-2024-21626). It
+// returns the directory's identity for enterCwd.
+func verifyCwd(cwd string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := unix.Chdir(cwd); err != nil {
+		return st, fmt.Errorf("process.cwd %q: %w", cwd, err)
+	}
+	wd, err := unix.Getwd()
+	if err != nil || !strings.HasPrefix(wd, "/") {
+		return st, fmt.Errorf("process.cwd %q: resolves outside the container's root: %w", cwd, errdefs.ErrInvalidArgument)
+	}
+	if err := unix.Stat(".", &st); err != nil {
+		return st, fmt.Errorf("process.cwd %q: %w", cwd, err)
+	}
+	return st, nil
+}
+
+// enterCwd changes to cwd with the container user's permissions and checks it
+// is the directory verifyCwd proved.
+func enterCwd(cwd string, want unix.Stat_t) error {
 	if cwd == "" {
 		cwd = "/"
 	}
 	if err := unix.Chdir(cwd); err != nil {
 		return fmt.Errorf("process.cwd %q: %w", cwd, err)
 	}
-	wd, err := unix.Getwd()
-	if err != nil || !strings.HasPrefix(wd, "/") {
-		return fmt.Errorf("process.cwd %q: resolves outside the container's root: %w", cwd, errdefs.ErrInvalidArgument)
+	var st unix.Stat_t
+	if err := unix.Stat(".", &st); err != nil || st.Dev != want.Dev || st.Ino != want.Ino {
+		return fmt.Errorf("process.cwd %q: changed while the process was set up: %w", cwd, errdefs.ErrInvalidArgument)
 	}
 	return nil
 }
