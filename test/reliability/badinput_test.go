@@ -30,6 +30,8 @@ func TestBadFlagValuesChangeNothing(t *testing.T) {
 		{[]string{"run", "--pids-limit", "many", "busybox", "true"}, "many"},
 		{[]string{"run", "--cpus", "-2", "busybox", "true"}, "-2"},
 		{[]string{"run", "--network", "none", "127.0.0.1:1/no/such-image:latest", "true"}, "127.0.0.1:1/no/such-image"},
+		{[]string{"run", "--network", "nosuchnet", "busybox", "true"}, "nosuchnet"},
+		{[]string{"run", "-d", "--runtime", "nosuch", "--network", "none", "busybox", "true"}, "nosuch"},
 		{[]string{"run", "--name", "taken", "--network", "none", "busybox", "true"}, "taken"},
 		{[]string{"create", "--name", "taken", "--network", "none", "busybox", "true"}, "taken"},
 		{[]string{"run", "--name", "bad/name", "--network", "none", "busybox", "true"}, "bad/name"},
