@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/berth-containers/berth/container"
@@ -39,22 +40,27 @@ func (s *ContainersService) maybeRestart(ctx context.Context, c container.Contai
 		return
 	}
 	delay := restartDelay(c.Status.RestartCount)
+	restarting := false
 	if _, err := s.store.Update(ctx, c.ID, func(c *container.Container) error {
-		c.Status.State = container.StateRestarting
+		if !c.Status.ManuallyStopped && (c.Status.State == container.StateExited || c.Status.State == container.StateRestarting) {
+			c.Status.State = container.StateRestarting
+			restarting = true
+		}
 		return nil
-	}); err != nil {
+	}); err != nil || !restarting {
 		return
 	}
 	go func() {
 		time.Sleep(delay)
-		cur, err := s.store.Get(ctx, c.ID)
-		if err != nil || cur.Status.State != container.StateRestarting || cur.Status.ManuallyStopped {
+		if _, err := s.store.Update(ctx, c.ID, func(c *container.Container) error {
+			if c.Status.State == container.StateRestarting && !c.Status.ManuallyStopped {
+				c.Status.RestartCount++
+			}
+			return nil
+		}); err != nil {
 			return
 		}
-		if _, err := s.store.Update(ctx, c.ID, func(c *container.Container) error { c.Status.RestartCount++; return nil }); err != nil {
-			return
-		}
-		if _, _, _, err := s.startTask(ctx, c.ID, nil); err != nil {
+		if _, _, _, err := s.startTask(ctx, c.ID, nil, true); err != nil && !errors.Is(err, errRestartCancelled) {
 			s.log.Warn("restart", "id", c.ID, "err", err)
 		}
 	}()

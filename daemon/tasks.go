@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -32,6 +33,9 @@ import (
 )
 
 type shimAPI = *shimclient.Client
+
+// errRestartCancelled: a stop or rm came before a pending restart.
+var errRestartCancelled = errors.New("restart cancelled")
 
 // ioStream is the server side of Start, Attach and Exec.
 type ioStream = grpc.BidiStreamingServer[berthv1.IORequest, berthv1.IOFrame]
@@ -102,7 +106,7 @@ func (s *ContainersService) Start(st ioStream) error {
 			att.Stdin, att.StdinOnce, stdinW = r, true, w
 		}
 	}
-	c, t, a, err := s.startTask(ctx, first.Id, att)
+	c, t, a, err := s.startTask(ctx, first.Id, att, false)
 	if err != nil {
 		if stdinW != nil {
 			stdinW.Close()
@@ -147,7 +151,7 @@ func (s *ContainersService) sendExit(ctx context.Context, send func(*berthv1.IOF
 
 // startTask starts the container's task (a no-op error for a running one)
 // and, with att, attaches before the process starts so no output is lost.
-func (s *ContainersService) startTask(ctx context.Context, ref string, att *shimclient.AttachOpts) (_ container.Container, _ *task, _ *shimclient.Attachment, retErr error) {
+func (s *ContainersService) startTask(ctx context.Context, ref string, att *shimclient.AttachOpts, restart bool) (_ container.Container, _ *task, _ *shimclient.Attachment, retErr error) {
 	ns, err := namespaces.NamespaceRequired(ctx)
 	if err != nil {
 		return container.Container{}, nil, nil, err
@@ -163,6 +167,13 @@ func (s *ContainersService) startTask(ctx context.Context, ref string, att *shim
 	}
 	if s.getTask(c.ID) != nil {
 		return c, nil, nil, fmt.Errorf("container %s is already running: %w", c.ID, errdefs.ErrFailedPrecondition)
+	}
+	if restart && (c.Status.ManuallyStopped || c.Status.State != container.StateRestarting) {
+		// stop or rm came first: the restart is off.
+		if c.Status.State == container.StateRestarting {
+			_, _ = s.store.Update(ctx, c.ID, func(c *container.Container) error { c.Status.State = container.StateExited; return nil })
+		}
+		return c, nil, nil, errRestartCancelled
 	}
 	_, rtPath, err := s.runtimeHandler(c.Runtime)
 	if err != nil {
@@ -429,10 +440,14 @@ func (s *ContainersService) Stop(ctx context.Context, req *berthv1.StopRequest) 
 	if err != nil {
 		return nil, err
 	}
-	if t := s.getTask(c.ID); t != nil {
-		if c, err = s.store.Update(ctx, c.ID, func(c *container.Container) error { c.Status.ManuallyStopped = true; return nil }); err != nil {
-			return nil, err
-		}
+	unlock := s.lock(c.ID)
+	c, err = s.store.Update(ctx, c.ID, func(c *container.Container) error { c.Status.ManuallyStopped = true; return nil })
+	t := s.getTask(c.ID)
+	unlock()
+	if err != nil {
+		return nil, err
+	}
+	if t != nil {
 		sig := syscall.SIGTERM
 		if c.Options.StopSignal != "" {
 			if v, err := oci.ParseSignal(c.Options.StopSignal); err == nil {
@@ -453,17 +468,22 @@ func (s *ContainersService) Stop(ctx context.Context, req *berthv1.StopRequest) 
 			return nil, err
 		}
 		s.ev.Publish(nsOf(ctx), "container", "stop", c.ID, map[string]string{"name": c.Name})
-	} else if c.Status.State == container.StateRestarting {
-		if _, err := s.store.Update(ctx, c.ID, func(c *container.Container) error {
-			c.Status.ManuallyStopped = true
-			c.Status.State = container.StateExited
+	}
+	unlock = s.lock(c.ID)
+	if s.getTask(c.ID) == nil {
+		_, err = s.store.Update(ctx, c.ID, func(c *container.Container) error {
+			if c.Status.State == container.StateRestarting {
+				c.Status.State = container.StateExited
+			}
 			return nil
-		}); err != nil {
-			return nil, err
-		}
+		})
+	}
+	unlock()
+	if err != nil {
+		return nil, err
 	}
 	if req.Restart {
-		if _, _, _, err := s.startTask(ctx, c.ID, nil); err != nil {
+		if _, _, _, err := s.startTask(ctx, c.ID, nil, false); err != nil {
 			return nil, err
 		}
 	}

@@ -1,0 +1,71 @@
+package run
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRestartPolicies: on-failure:N restarts N times, always restarts until
+// stopped and then stays stopped, no never restarts.
+func TestRestartPolicies(t *testing.T) {
+	d := startDaemon(t)
+	d.loadBusybox()
+	d.berth("run", "-d", "--network", "none", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 1")
+	d.berth("run", "-d", "--network", "none", "--name", "never", "busybox", "sh", "-c", "exit 1")
+	d.berth("run", "-d", "--network", "none", "--name", "forever", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2; exit 0")
+	waitFor(t, 20*time.Second, "flaky to give up", func() bool {
+		c := d.inspect(t, "flaky")
+		return c.Status.State == "exited" && c.Status.RestartCount == 2
+	})
+	if got := d.berth("logs", "flaky"); got != "run\nrun\nrun\n" {
+		t.Fatalf("flaky ran: %q, want three runs", got)
+	}
+	if c := d.inspect(t, "never"); c.Status.RestartCount != 0 || c.Status.State != "exited" {
+		t.Fatalf("never: %+v", c.Status)
+	}
+	waitFor(t, 20*time.Second, "forever to restart twice", func() bool { return d.inspect(t, "forever").Status.RestartCount >= 2 })
+	d.berth("stop", "-t", "0", "forever")
+	time.Sleep(1500 * time.Millisecond)
+	if c := d.inspect(t, "forever"); c.Status.State != "exited" {
+		t.Fatalf("forever after stop: %s", c.Status.State)
+	}
+	d.berth("rm", "-f", "flaky", "never", "forever")
+	d.requireClean(t)
+}
+
+// TestRmForceAnyState: rm -f of a created, running, paused, exited and
+// restarting container leaves nothing; logs -f ends when the container does.
+func TestRmForceAnyState(t *testing.T) {
+	d := startDaemon(t)
+	d.loadBusybox()
+	d.berth("create", "--network", "none", "--name", "s-created", "busybox", "true")
+	d.berth("run", "-d", "--name", "s-running", "busybox", "sleep", "1000") // on the bridge
+	d.berth("run", "-d", "--network", "none", "--name", "s-paused", "busybox", "sleep", "1000")
+	d.berth("pause", "s-paused")
+	d.berth("run", "-d", "--network", "none", "--name", "s-exited", "busybox", "true")
+	d.berth("run", "-d", "--network", "none", "--name", "s-restarting", "--restart", "always", "busybox", "sh", "-c", "exit 3")
+	waitFor(t, 10*time.Second, "s-exited to exit", func() bool { return d.states(t)["s-exited"] == "exited" })
+	if out := d.berth("logs", "-f", "s-exited"); out != "" {
+		t.Fatalf("logs -f of a silent exited container: %q", out)
+	}
+	d.berth("run", "-d", "--network", "none", "--name", "s-talker", "busybox", "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done")
+	if out := d.berth("logs", "-f", "s-talker"); out != "1\n2\n3\n" {
+		t.Fatalf("logs -f until exit: %q", out)
+	}
+	st := d.states(t)
+	for name, want := range map[string]string{"s-created": "created", "s-running": "running", "s-paused": "paused", "s-exited": "exited"} {
+		if st[name] != want {
+			t.Errorf("%s: %s, want %s", name, st[name], want)
+		}
+	}
+	ids := strings.Fields(d.berth("ps", "-aq"))
+	if len(ids) != 6 {
+		t.Fatalf("%d containers, want 6", len(ids))
+	}
+	d.berth(append([]string{"rm", "-f"}, ids...)...)
+	if out := d.berth("ps", "-aq"); out != "" {
+		t.Fatalf("after rm -f: %q", out)
+	}
+	d.requireClean(t)
+}
