@@ -51,7 +51,7 @@ cleanup() {
   if [ -n "$containerd_pid" ]; then kill -TERM "$containerd_pid"; wait "$containerd_pid"; fi
   ip link del "$BR" 2>/dev/null
   # Whatever is still mounted under the work dir (a daemon that died uncleanly).
-  grep -o " $W/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m"; done
+  grep -o " $W/[^ ]*" /proc/self/mountinfo | sort -r | while read -r m; do umount -l "$m" 2>/dev/null; done
   rm -rf "$W"
 }
 trap cleanup EXIT
