@@ -1,9 +1,11 @@
 package reliability
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -24,7 +26,8 @@ func lastTick(out string) int {
 
 // TestDaemonKilledUnderRunningContainers: berthd SIGKILLed while 20
 // containers run; after a restart all 20 are running and listed, their logs
-// go on, and stop works on them.
+// go on, and stop works on them. A 21st container that exits (code 7) while
+// berthd is down is reported exited with its code.
 func TestDaemonKilledUnderRunningContainers(t *testing.T) {
 	const n = 20
 	d := startDaemon(t)
@@ -45,9 +48,28 @@ func TestDaemonKilledUnderRunningContainers(t *testing.T) {
 		t.Fatalf("before the kill: %d running, want %d", got, n)
 	}
 	waitFor(t, 20*time.Second, "tick 1 in tick0's log", func() bool { return lastTick(d.berth("logs", "tick0")) >= 1 })
+	// One more container, to exit with code 7 while berthd is down.
+	quitter := strings.TrimSpace(d.berth("run", "-d", "--network", "none", "--name", "quitter", "busybox",
+		"sh", "-c", "trap 'exit 7' TERM; echo ready; while true; do sleep 0.1; done"))
+	waitFor(t, 10*time.Second, "quitter ready", func() bool { return d.berth("logs", "quitter") == "ready\n" })
+	var recs []struct {
+		Status struct {
+			State    string `json:"state"`
+			Pid      int    `json:"pid"`
+			ExitCode int    `json:"exitCode"`
+		} `json:"status"`
+	}
+	if err := json.Unmarshal([]byte(d.berth("container", "inspect", "quitter")), &recs); err != nil || len(recs) != 1 || recs[0].Status.Pid <= 0 {
+		t.Fatalf("container inspect quitter: %v %+v", err, recs)
+	}
+	quitterPid := recs[0].Status.Pid
 	shimsBefore := d.shimPids()
 
 	d.kill()
+	if err := syscall.Kill(quitterPid, syscall.SIGTERM); err != nil {
+		t.Fatalf("signal quitter (pid %d): %v", quitterPid, err)
+	}
+	waitFor(t, 10*time.Second, "quitter to exit", func() bool { return syscall.Kill(quitterPid, 0) != nil })
 	// The containers and their shims live on without the daemon.
 	for _, id := range ids {
 		if d.shimPid(id) == 0 {
@@ -73,8 +95,23 @@ func TestDaemonKilledUnderRunningContainers(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	// The same shims still serve them (no restart of the containers).
-	if after := d.shimPids(); len(after) != len(shimsBefore) {
+	// The exit that happened while berthd was down is reported with its code.
+	waitFor(t, 15*time.Second, "quitter reported exited", func() bool {
+		return d.berth("ps", "-a", "--filter", "name=quitter", "--format", "{{.State}}") == "exited\n"
+	})
+	recs = nil
+	if err := json.Unmarshal([]byte(d.berth("container", "inspect", "quitter")), &recs); err != nil || len(recs) != 1 {
+		t.Fatalf("container inspect quitter: %v", err)
+	}
+	if st := recs[0].Status; st.ExitCode != 7 {
+		t.Fatalf("quitter exited while berthd was down: status %+v, want exit code 7", st)
+	}
+	if out := d.berth("wait", "quitter"); out != "7\n" {
+		t.Fatalf("wait quitter: %q", out)
+	}
+	// The same shims still serve the others (no restart of the containers);
+	// quitter's went with its container.
+	if after := d.shimPids(); len(after) != len(shimsBefore)-1 {
 		t.Fatalf("shims before the kill %v, after the restart %v", shimsBefore, after)
 	}
 	before := lastTick(d.berth("logs", "tick0"))
@@ -92,9 +129,9 @@ func TestDaemonKilledUnderRunningContainers(t *testing.T) {
 		t.Fatalf("still running after stop: %q", out)
 	}
 	out = d.berth("ps", "-a", "--format", "{{.State}}")
-	if strings.Count(out, "exited\n") != n {
-		t.Fatalf("after stop, want %d exited:\n%s", n, out)
+	if strings.Count(out, "exited\n") != n+1 {
+		t.Fatalf("after stop, want %d exited:\n%s", n+1, out)
 	}
-	d.berth(append([]string{"rm"}, ids...)...)
-	d.requireNoLeaks(t, ids...)
+	d.berth(append([]string{"rm", "quitter"}, ids...)...)
+	d.requireNoLeaks(t, append(ids, quitter)...)
 }
