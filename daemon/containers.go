@@ -427,13 +427,23 @@ func (s *ContainersService) Remove(ctx context.Context, req *berthv1.RemoveReque
 	if err != nil {
 		return nil, err
 	}
-	if t := s.getTask(c.ID); t != nil {
-		if !req.Force {
-			return nil, fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal or force remove: %w", c.ID, errdefs.ErrFailedPrecondition)
-		}
-		if _, err := s.store.Update(ctx, c.ID, func(c *container.Container) error { c.Status.ManuallyStopped = true; return nil }); err != nil {
-			return nil, err
-		}
+	unlock := s.lock(c.ID)
+	t := s.getTask(c.ID)
+	if t == nil && c.Status.State == container.StateRestarting && !req.Force {
+		unlock()
+		return nil, fmt.Errorf("You cannot remove a restarting container %s. Stop the container before attempting removal or force remove: %w", c.ID, errdefs.ErrFailedPrecondition)
+	}
+	if t != nil && !req.Force {
+		unlock()
+		return nil, fmt.Errorf("You cannot remove a running container %s. Stop the container before attempting removal or force remove: %w", c.ID, errdefs.ErrFailedPrecondition)
+	}
+	// A pending restart sees this under the same lock and gives up.
+	_, err = s.store.Update(ctx, c.ID, func(c *container.Container) error { c.Status.ManuallyStopped = true; return nil })
+	unlock()
+	if err != nil {
+		return nil, err
+	}
+	if t != nil {
 		if c.Status.State == container.StatePaused {
 			_ = t.shim.Resume(ctx)
 		}

@@ -874,8 +874,13 @@ func (s *ContainersService) dropShim(ctx context.Context, dir string) {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	if sc, err := shimclient.Connect(dctx, dir); err == nil {
-		_ = sc.Kill(dctx, "", syscall.SIGKILL, true)
-		_, _ = sc.Wait(dctx, "")
+		if st, err := sc.State(dctx, ""); err == nil && st.Status != shim.StatusStopped {
+			if sc.Kill(dctx, "", syscall.SIGKILL, true) == nil {
+				wctx, wcancel := context.WithTimeout(dctx, 5*time.Second)
+				_, _ = sc.Wait(wctx, "")
+				wcancel()
+			}
+		}
 		if _, err := sc.Delete(dctx, ""); err == nil {
 			return
 		}
@@ -989,9 +994,24 @@ func (s *ContainersService) recoverOne(ctx context.Context, ns string, c contain
 	s.tasks[c.ID] = t
 	s.mu.Unlock()
 	st, err := sc.State(ctx, "")
-	if err == nil && st.Status == shim.StatusCreated {
-		// A start cut short: the process never ran.
-		_ = sc.Kill(ctx, "", syscall.SIGKILL, true)
+	if (err != nil && !errdefs.IsUnavailable(err)) || (err == nil && st.Status == shim.StatusCreated) {
+		// A start cut short: the process never ran. Undo the task; the
+		// container stays as it was before the start.
+		s.mu.Lock()
+		delete(s.tasks, c.ID)
+		s.mu.Unlock()
+		s.dropShim(ctx, dir)
+		s.teardownNetwork(ctx, c)
+		if c.Status.State != container.StateCreated {
+			_, _ = s.store.Update(ctx, c.ID, func(c *container.Container) error {
+				c.Status.State = container.StateExited
+				c.Status.Pid = 0
+				c.Status.ExitCode = 128
+				c.Status.Error = "start interrupted by a berthd restart"
+				return nil
+			})
+		}
+		return
 	}
 	if err == nil && st.Status == shim.StatusPaused && c.Status.State != container.StatePaused {
 		_, _ = s.store.Update(ctx, c.ID, func(c *container.Container) error { c.Status.State = container.StatePaused; return nil })
