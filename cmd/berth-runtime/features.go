@@ -42,7 +42,7 @@ func cmdFeatures(g *globals, args []string) (int, error) {
 		Linux: &features.Linux{
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"},
 			Capabilities: caps.Known(),
-			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &f},
+			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &t},
 			Seccomp: &features.Seccomp{
 				Enabled:        &t,
 				Actions:        seccomp.KnownActions(),
