@@ -131,7 +131,8 @@ func TestDropInPodman(t *testing.T) {
 	env := []string{"XDG_RUNTIME_DIR=" + filepath.Join(dir, "xdg"), "CONTAINERS_REGISTRIES_CONF=/dev/null"}
 	t.Cleanup(func() {
 		run(t, 60*time.Second, env, podman, append(global, "rm", "--all", "--force")...)
-		run(t, 60*time.Second, env, podman, append(global, "system", "reset", "--force")...)
+		// Not `system reset`: for root it also clears host-wide network configuration.
+		run(t, 60*time.Second, env, podman, append(global, "rmi", "--all", "--force")...)
 		killPids(pidsWithArg(dir))
 		unmountUnder(dir)
 		checkNoLeftovers(t, []string{dir}, cg)
