@@ -473,3 +473,30 @@ func runAttach(g *globals, args []string) error {
 	os.Exit(ex.Code)
 	return nil
 }
+
+func init() {
+	register(&command{name: "update", usage: "update [--memory M] [--memory-swap M] [--cpus N] [--cpu-shares N] [--cpuset-cpus L] [--pids-limit N] [--restart P] CONTAINER [CONTAINER...]", short: "Update the resource limits of containers", run: runUpdate})
+}
+
+func runUpdate(g *globals, args []string) error {
+	fs := newFlags("update")
+	req := &berthv1.UpdateContainerRequest{}
+	fs.StringVar(&req.Memory, "m", "", "memory limit")
+	fs.StringVar(&req.Memory, "memory", "", "memory limit")
+	fs.StringVar(&req.MemorySwap, "memory-swap", "", "memory plus swap; -1 unlimited")
+	fs.StringVar(&req.Cpus, "cpus", "", "number of CPUs")
+	fs.StringVar(&req.CpuShares, "cpu-shares", "", "CPU shares")
+	fs.StringVar(&req.CpusetCpus, "cpuset-cpus", "", "CPUs allowed")
+	fs.StringVar(&req.PidsLimit, "pids-limit", "", "process limit (-1 unlimited)")
+	fs.StringVar(&req.Restart, "restart", "", "restart policy")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	return eachContainer(g, pos, true, func(ctx context.Context, c *client.Client, id string) error {
+		r := &berthv1.UpdateContainerRequest{Id: id, Memory: req.Memory, MemorySwap: req.MemorySwap, Cpus: req.Cpus,
+			CpuShares: req.CpuShares, CpusetCpus: req.CpusetCpus, PidsLimit: req.PidsLimit, Restart: req.Restart}
+		_, err := c.Containers().Update(c.Context(ctx), r)
+		return err
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -78,5 +79,22 @@ func TestEventsVolumesNetworks(t *testing.T) {
 	if code, _, errOut := d.exitCode("run", "--rm", "--network", "tnet", "busybox", "true"); code == 0 || !strings.Contains(errOut, "tnet") {
 		t.Fatalf("run on a removed network: code %d, %q", code, errOut)
 	}
+
+	// update: limits reach the running container's cgroup (v1 hierarchy here).
+	id := strings.TrimSpace(d.berth("run", "-d", "--network", "none", "--memory", "64m", "busybox", "sleep", "100"))
+	d.berth("update", "--memory", "32m", "--pids-limit", "20", id)
+	if b, err := os.ReadFile("/sys/fs/cgroup/memory/berth/" + id + "/memory.limit_in_bytes"); err != nil || strings.TrimSpace(string(b)) != "33554432" {
+		t.Fatalf("memory limit after update: %q %v", b, err)
+	}
+	if b, err := os.ReadFile("/sys/fs/cgroup/pids/berth/" + id + "/pids.max"); err != nil || strings.TrimSpace(string(b)) != "20" {
+		t.Fatalf("pids limit after update: %q %v", b, err)
+	}
+	if code, _, errOut := d.exitCode("update", "--memory=-5", id); code == 0 || !strings.Contains(errOut, "-5") {
+		t.Fatalf("update --memory=-5: code %d, %q", code, errOut)
+	}
+	if c := d.inspect(t, id); c.Options.Memory != 32<<20 {
+		t.Fatalf("recorded memory %d", c.Options.Memory)
+	}
+	d.berth("rm", "-f", id)
 	d.requireClean(t)
 }

@@ -70,7 +70,108 @@ func (x IOFrame_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use IOFrame_Kind.Descriptor instead.
 func (IOFrame_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{4, 0}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{5, 0}
+}
+
+type UpdateContainerRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Values as the CLI flags take them ("64m", "0.5", "100"); empty: unchanged.
+	Memory        string `protobuf:"bytes,2,opt,name=memory,proto3" json:"memory,omitempty"`
+	MemorySwap    string `protobuf:"bytes,3,opt,name=memory_swap,json=memorySwap,proto3" json:"memory_swap,omitempty"`
+	Cpus          string `protobuf:"bytes,4,opt,name=cpus,proto3" json:"cpus,omitempty"`
+	CpuShares     string `protobuf:"bytes,5,opt,name=cpu_shares,json=cpuShares,proto3" json:"cpu_shares,omitempty"`
+	PidsLimit     string `protobuf:"bytes,6,opt,name=pids_limit,json=pidsLimit,proto3" json:"pids_limit,omitempty"`
+	CpusetCpus    string `protobuf:"bytes,7,opt,name=cpuset_cpus,json=cpusetCpus,proto3" json:"cpuset_cpus,omitempty"`
+	Restart       string `protobuf:"bytes,8,opt,name=restart,proto3" json:"restart,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpdateContainerRequest) Reset() {
+	*x = UpdateContainerRequest{}
+	mi := &file_berth_v1_containers_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpdateContainerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpdateContainerRequest) ProtoMessage() {}
+
+func (x *UpdateContainerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_berth_v1_containers_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpdateContainerRequest.ProtoReflect.Descriptor instead.
+func (*UpdateContainerRequest) Descriptor() ([]byte, []int) {
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *UpdateContainerRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UpdateContainerRequest) GetMemory() string {
+	if x != nil {
+		return x.Memory
+	}
+	return ""
+}
+
+func (x *UpdateContainerRequest) GetMemorySwap() string {
+	if x != nil {
+		return x.MemorySwap
+	}
+	return ""
+}
+
+func (x *UpdateContainerRequest) GetCpus() string {
+	if x != nil {
+		return x.Cpus
+	}
+	return ""
+}
+
+func (x *UpdateContainerRequest) GetCpuShares() string {
+	if x != nil {
+		return x.CpuShares
+	}
+	return ""
+}
+
+func (x *UpdateContainerRequest) GetPidsLimit() string {
+	if x != nil {
+		return x.PidsLimit
+	}
+	return ""
+}
+
+func (x *UpdateContainerRequest) GetCpusetCpus() string {
+	if x != nil {
+		return x.CpusetCpus
+	}
+	return ""
+}
+
+func (x *UpdateContainerRequest) GetRestart() string {
+	if x != nil {
+		return x.Restart
+	}
+	return ""
 }
 
 type CreateContainerRequest struct {
@@ -84,7 +185,7 @@ type CreateContainerRequest struct {
 
 func (x *CreateContainerRequest) Reset() {
 	*x = CreateContainerRequest{}
-	mi := &file_berth_v1_containers_proto_msgTypes[0]
+	mi := &file_berth_v1_containers_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -96,7 +197,7 @@ func (x *CreateContainerRequest) String() string {
 func (*CreateContainerRequest) ProtoMessage() {}
 
 func (x *CreateContainerRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[0]
+	mi := &file_berth_v1_containers_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -109,7 +210,7 @@ func (x *CreateContainerRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateContainerRequest.ProtoReflect.Descriptor instead.
 func (*CreateContainerRequest) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{0}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *CreateContainerRequest) GetImage() string {
@@ -136,7 +237,7 @@ type ContainerRef struct {
 
 func (x *ContainerRef) Reset() {
 	*x = ContainerRef{}
-	mi := &file_berth_v1_containers_proto_msgTypes[1]
+	mi := &file_berth_v1_containers_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -148,7 +249,7 @@ func (x *ContainerRef) String() string {
 func (*ContainerRef) ProtoMessage() {}
 
 func (x *ContainerRef) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[1]
+	mi := &file_berth_v1_containers_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -161,7 +262,7 @@ func (x *ContainerRef) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerRef.ProtoReflect.Descriptor instead.
 func (*ContainerRef) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{1}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *ContainerRef) GetId() string {
@@ -181,7 +282,7 @@ type ContainerResponse struct {
 
 func (x *ContainerResponse) Reset() {
 	*x = ContainerResponse{}
-	mi := &file_berth_v1_containers_proto_msgTypes[2]
+	mi := &file_berth_v1_containers_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -193,7 +294,7 @@ func (x *ContainerResponse) String() string {
 func (*ContainerResponse) ProtoMessage() {}
 
 func (x *ContainerResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[2]
+	mi := &file_berth_v1_containers_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -206,7 +307,7 @@ func (x *ContainerResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ContainerResponse.ProtoReflect.Descriptor instead.
 func (*ContainerResponse) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{2}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ContainerResponse) GetContainer() []byte {
@@ -236,7 +337,7 @@ type IORequest struct {
 
 func (x *IORequest) Reset() {
 	*x = IORequest{}
-	mi := &file_berth_v1_containers_proto_msgTypes[3]
+	mi := &file_berth_v1_containers_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -248,7 +349,7 @@ func (x *IORequest) String() string {
 func (*IORequest) ProtoMessage() {}
 
 func (x *IORequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[3]
+	mi := &file_berth_v1_containers_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -261,7 +362,7 @@ func (x *IORequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IORequest.ProtoReflect.Descriptor instead.
 func (*IORequest) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{3}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *IORequest) GetId() string {
@@ -333,7 +434,7 @@ type IOFrame struct {
 
 func (x *IOFrame) Reset() {
 	*x = IOFrame{}
-	mi := &file_berth_v1_containers_proto_msgTypes[4]
+	mi := &file_berth_v1_containers_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -345,7 +446,7 @@ func (x *IOFrame) String() string {
 func (*IOFrame) ProtoMessage() {}
 
 func (x *IOFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[4]
+	mi := &file_berth_v1_containers_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -358,7 +459,7 @@ func (x *IOFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IOFrame.ProtoReflect.Descriptor instead.
 func (*IOFrame) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{4}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *IOFrame) GetKind() IOFrame_Kind {
@@ -406,7 +507,7 @@ type WaitResponse struct {
 
 func (x *WaitResponse) Reset() {
 	*x = WaitResponse{}
-	mi := &file_berth_v1_containers_proto_msgTypes[5]
+	mi := &file_berth_v1_containers_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -418,7 +519,7 @@ func (x *WaitResponse) String() string {
 func (*WaitResponse) ProtoMessage() {}
 
 func (x *WaitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[5]
+	mi := &file_berth_v1_containers_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -431,7 +532,7 @@ func (x *WaitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WaitResponse.ProtoReflect.Descriptor instead.
 func (*WaitResponse) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{5}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *WaitResponse) GetExitCode() int32 {
@@ -458,7 +559,7 @@ type KillRequest struct {
 
 func (x *KillRequest) Reset() {
 	*x = KillRequest{}
-	mi := &file_berth_v1_containers_proto_msgTypes[6]
+	mi := &file_berth_v1_containers_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -470,7 +571,7 @@ func (x *KillRequest) String() string {
 func (*KillRequest) ProtoMessage() {}
 
 func (x *KillRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[6]
+	mi := &file_berth_v1_containers_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -483,7 +584,7 @@ func (x *KillRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KillRequest.ProtoReflect.Descriptor instead.
 func (*KillRequest) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{6}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *KillRequest) GetId() string {
@@ -512,7 +613,7 @@ type StopRequest struct {
 
 func (x *StopRequest) Reset() {
 	*x = StopRequest{}
-	mi := &file_berth_v1_containers_proto_msgTypes[7]
+	mi := &file_berth_v1_containers_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -524,7 +625,7 @@ func (x *StopRequest) String() string {
 func (*StopRequest) ProtoMessage() {}
 
 func (x *StopRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[7]
+	mi := &file_berth_v1_containers_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -537,7 +638,7 @@ func (x *StopRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StopRequest.ProtoReflect.Descriptor instead.
 func (*StopRequest) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{7}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StopRequest) GetId() string {
@@ -572,7 +673,7 @@ type RemoveRequest struct {
 
 func (x *RemoveRequest) Reset() {
 	*x = RemoveRequest{}
-	mi := &file_berth_v1_containers_proto_msgTypes[8]
+	mi := &file_berth_v1_containers_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -584,7 +685,7 @@ func (x *RemoveRequest) String() string {
 func (*RemoveRequest) ProtoMessage() {}
 
 func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[8]
+	mi := &file_berth_v1_containers_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -597,7 +698,7 @@ func (x *RemoveRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveRequest.ProtoReflect.Descriptor instead.
 func (*RemoveRequest) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{8}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *RemoveRequest) GetId() string {
@@ -631,7 +732,7 @@ type ListContainersRequest struct {
 
 func (x *ListContainersRequest) Reset() {
 	*x = ListContainersRequest{}
-	mi := &file_berth_v1_containers_proto_msgTypes[9]
+	mi := &file_berth_v1_containers_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -643,7 +744,7 @@ func (x *ListContainersRequest) String() string {
 func (*ListContainersRequest) ProtoMessage() {}
 
 func (x *ListContainersRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[9]
+	mi := &file_berth_v1_containers_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -656,7 +757,7 @@ func (x *ListContainersRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContainersRequest.ProtoReflect.Descriptor instead.
 func (*ListContainersRequest) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{9}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ListContainersRequest) GetAll() bool {
@@ -682,7 +783,7 @@ type ListContainersResponse struct {
 
 func (x *ListContainersResponse) Reset() {
 	*x = ListContainersResponse{}
-	mi := &file_berth_v1_containers_proto_msgTypes[10]
+	mi := &file_berth_v1_containers_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -694,7 +795,7 @@ func (x *ListContainersResponse) String() string {
 func (*ListContainersResponse) ProtoMessage() {}
 
 func (x *ListContainersResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[10]
+	mi := &file_berth_v1_containers_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -707,7 +808,7 @@ func (x *ListContainersResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListContainersResponse.ProtoReflect.Descriptor instead.
 func (*ListContainersResponse) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{10}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListContainersResponse) GetContainers() [][]byte {
@@ -730,7 +831,7 @@ type LogsRequest struct {
 
 func (x *LogsRequest) Reset() {
 	*x = LogsRequest{}
-	mi := &file_berth_v1_containers_proto_msgTypes[11]
+	mi := &file_berth_v1_containers_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -742,7 +843,7 @@ func (x *LogsRequest) String() string {
 func (*LogsRequest) ProtoMessage() {}
 
 func (x *LogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[11]
+	mi := &file_berth_v1_containers_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -755,7 +856,7 @@ func (x *LogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogsRequest.ProtoReflect.Descriptor instead.
 func (*LogsRequest) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{11}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *LogsRequest) GetId() string {
@@ -804,7 +905,7 @@ type LogFrame struct {
 
 func (x *LogFrame) Reset() {
 	*x = LogFrame{}
-	mi := &file_berth_v1_containers_proto_msgTypes[12]
+	mi := &file_berth_v1_containers_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +917,7 @@ func (x *LogFrame) String() string {
 func (*LogFrame) ProtoMessage() {}
 
 func (x *LogFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[12]
+	mi := &file_berth_v1_containers_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +930,7 @@ func (x *LogFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogFrame.ProtoReflect.Descriptor instead.
 func (*LogFrame) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{12}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LogFrame) GetStream() string {
@@ -863,7 +964,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_berth_v1_containers_proto_msgTypes[13]
+	mi := &file_berth_v1_containers_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -875,7 +976,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[13]
+	mi := &file_berth_v1_containers_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -888,7 +989,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{13}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StatsResponse) GetStats() []byte {
@@ -908,7 +1009,7 @@ type TopResponse struct {
 
 func (x *TopResponse) Reset() {
 	*x = TopResponse{}
-	mi := &file_berth_v1_containers_proto_msgTypes[14]
+	mi := &file_berth_v1_containers_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -920,7 +1021,7 @@ func (x *TopResponse) String() string {
 func (*TopResponse) ProtoMessage() {}
 
 func (x *TopResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[14]
+	mi := &file_berth_v1_containers_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -933,7 +1034,7 @@ func (x *TopResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopResponse.ProtoReflect.Descriptor instead.
 func (*TopResponse) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{14}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *TopResponse) GetTitles() []string {
@@ -959,7 +1060,7 @@ type TopResponse_Row struct {
 
 func (x *TopResponse_Row) Reset() {
 	*x = TopResponse_Row{}
-	mi := &file_berth_v1_containers_proto_msgTypes[15]
+	mi := &file_berth_v1_containers_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -971,7 +1072,7 @@ func (x *TopResponse_Row) String() string {
 func (*TopResponse_Row) ProtoMessage() {}
 
 func (x *TopResponse_Row) ProtoReflect() protoreflect.Message {
-	mi := &file_berth_v1_containers_proto_msgTypes[15]
+	mi := &file_berth_v1_containers_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -984,7 +1085,7 @@ func (x *TopResponse_Row) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TopResponse_Row.ProtoReflect.Descriptor instead.
 func (*TopResponse_Row) Descriptor() ([]byte, []int) {
-	return file_berth_v1_containers_proto_rawDescGZIP(), []int{14, 0}
+	return file_berth_v1_containers_proto_rawDescGZIP(), []int{15, 0}
 }
 
 func (x *TopResponse_Row) GetCells() []string {
@@ -998,7 +1099,20 @@ var File_berth_v1_containers_proto protoreflect.FileDescriptor
 
 const file_berth_v1_containers_proto_rawDesc = "" +
 	"\n" +
-	"\x19berth/v1/containers.proto\x12\bberth.v1\"H\n" +
+	"\x19berth/v1/containers.proto\x12\bberth.v1\"\xee\x01\n" +
+	"\x16UpdateContainerRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06memory\x18\x02 \x01(\tR\x06memory\x12\x1f\n" +
+	"\vmemory_swap\x18\x03 \x01(\tR\n" +
+	"memorySwap\x12\x12\n" +
+	"\x04cpus\x18\x04 \x01(\tR\x04cpus\x12\x1d\n" +
+	"\n" +
+	"cpu_shares\x18\x05 \x01(\tR\tcpuShares\x12\x1d\n" +
+	"\n" +
+	"pids_limit\x18\x06 \x01(\tR\tpidsLimit\x12\x1f\n" +
+	"\vcpuset_cpus\x18\a \x01(\tR\n" +
+	"cpusetCpus\x12\x18\n" +
+	"\arestart\x18\b \x01(\tR\arestart\"H\n" +
 	"\x16CreateContainerRequest\x12\x14\n" +
 	"\x05image\x18\x01 \x01(\tR\x05image\x12\x18\n" +
 	"\aoptions\x18\x02 \x01(\fR\aoptions\"\x1e\n" +
@@ -1066,7 +1180,7 @@ const file_berth_v1_containers_proto_rawDesc = "" +
 	"\x06titles\x18\x01 \x03(\tR\x06titles\x12-\n" +
 	"\x04rows\x18\x02 \x03(\v2\x19.berth.v1.TopResponse.RowR\x04rows\x1a\x1b\n" +
 	"\x03Row\x12\x14\n" +
-	"\x05cells\x18\x01 \x03(\tR\x05cells2\x91\a\n" +
+	"\x05cells\x18\x01 \x03(\tR\x05cells2\xda\a\n" +
 	"\n" +
 	"Containers\x12G\n" +
 	"\x06Create\x12 .berth.v1.CreateContainerRequest\x1a\x1b.berth.v1.ContainerResponse\x123\n" +
@@ -1083,7 +1197,8 @@ const file_berth_v1_containers_proto_rawDesc = "" +
 	"\x05Pause\x12\x16.berth.v1.ContainerRef\x1a\x1b.berth.v1.ContainerResponse\x12=\n" +
 	"\x06Resume\x12\x16.berth.v1.ContainerRef\x1a\x1b.berth.v1.ContainerResponse\x128\n" +
 	"\x05Stats\x12\x16.berth.v1.ContainerRef\x1a\x17.berth.v1.StatsResponse\x124\n" +
-	"\x03Top\x12\x16.berth.v1.ContainerRef\x1a\x15.berth.v1.TopResponseB8Z6github.com/berth-containers/berth/api/berth/v1;berthv1b\x06proto3"
+	"\x03Top\x12\x16.berth.v1.ContainerRef\x1a\x15.berth.v1.TopResponse\x12G\n" +
+	"\x06Update\x12 .berth.v1.UpdateContainerRequest\x1a\x1b.berth.v1.ContainerResponseB8Z6github.com/berth-containers/berth/api/berth/v1;berthv1b\x06proto3"
 
 var (
 	file_berth_v1_containers_proto_rawDescOnce sync.Once
@@ -1098,61 +1213,64 @@ func file_berth_v1_containers_proto_rawDescGZIP() []byte {
 }
 
 var file_berth_v1_containers_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_berth_v1_containers_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_berth_v1_containers_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_berth_v1_containers_proto_goTypes = []any{
 	(IOFrame_Kind)(0),              // 0: berth.v1.IOFrame.Kind
-	(*CreateContainerRequest)(nil), // 1: berth.v1.CreateContainerRequest
-	(*ContainerRef)(nil),           // 2: berth.v1.ContainerRef
-	(*ContainerResponse)(nil),      // 3: berth.v1.ContainerResponse
-	(*IORequest)(nil),              // 4: berth.v1.IORequest
-	(*IOFrame)(nil),                // 5: berth.v1.IOFrame
-	(*WaitResponse)(nil),           // 6: berth.v1.WaitResponse
-	(*KillRequest)(nil),            // 7: berth.v1.KillRequest
-	(*StopRequest)(nil),            // 8: berth.v1.StopRequest
-	(*RemoveRequest)(nil),          // 9: berth.v1.RemoveRequest
-	(*ListContainersRequest)(nil),  // 10: berth.v1.ListContainersRequest
-	(*ListContainersResponse)(nil), // 11: berth.v1.ListContainersResponse
-	(*LogsRequest)(nil),            // 12: berth.v1.LogsRequest
-	(*LogFrame)(nil),               // 13: berth.v1.LogFrame
-	(*StatsResponse)(nil),          // 14: berth.v1.StatsResponse
-	(*TopResponse)(nil),            // 15: berth.v1.TopResponse
-	(*TopResponse_Row)(nil),        // 16: berth.v1.TopResponse.Row
+	(*UpdateContainerRequest)(nil), // 1: berth.v1.UpdateContainerRequest
+	(*CreateContainerRequest)(nil), // 2: berth.v1.CreateContainerRequest
+	(*ContainerRef)(nil),           // 3: berth.v1.ContainerRef
+	(*ContainerResponse)(nil),      // 4: berth.v1.ContainerResponse
+	(*IORequest)(nil),              // 5: berth.v1.IORequest
+	(*IOFrame)(nil),                // 6: berth.v1.IOFrame
+	(*WaitResponse)(nil),           // 7: berth.v1.WaitResponse
+	(*KillRequest)(nil),            // 8: berth.v1.KillRequest
+	(*StopRequest)(nil),            // 9: berth.v1.StopRequest
+	(*RemoveRequest)(nil),          // 10: berth.v1.RemoveRequest
+	(*ListContainersRequest)(nil),  // 11: berth.v1.ListContainersRequest
+	(*ListContainersResponse)(nil), // 12: berth.v1.ListContainersResponse
+	(*LogsRequest)(nil),            // 13: berth.v1.LogsRequest
+	(*LogFrame)(nil),               // 14: berth.v1.LogFrame
+	(*StatsResponse)(nil),          // 15: berth.v1.StatsResponse
+	(*TopResponse)(nil),            // 16: berth.v1.TopResponse
+	(*TopResponse_Row)(nil),        // 17: berth.v1.TopResponse.Row
 }
 var file_berth_v1_containers_proto_depIdxs = []int32{
 	0,  // 0: berth.v1.IOFrame.kind:type_name -> berth.v1.IOFrame.Kind
-	16, // 1: berth.v1.TopResponse.rows:type_name -> berth.v1.TopResponse.Row
-	1,  // 2: berth.v1.Containers.Create:input_type -> berth.v1.CreateContainerRequest
-	4,  // 3: berth.v1.Containers.Start:input_type -> berth.v1.IORequest
-	4,  // 4: berth.v1.Containers.Attach:input_type -> berth.v1.IORequest
-	4,  // 5: berth.v1.Containers.Exec:input_type -> berth.v1.IORequest
-	2,  // 6: berth.v1.Containers.Wait:input_type -> berth.v1.ContainerRef
-	7,  // 7: berth.v1.Containers.Kill:input_type -> berth.v1.KillRequest
-	8,  // 8: berth.v1.Containers.Stop:input_type -> berth.v1.StopRequest
-	9,  // 9: berth.v1.Containers.Remove:input_type -> berth.v1.RemoveRequest
-	10, // 10: berth.v1.Containers.List:input_type -> berth.v1.ListContainersRequest
-	2,  // 11: berth.v1.Containers.Inspect:input_type -> berth.v1.ContainerRef
-	12, // 12: berth.v1.Containers.Logs:input_type -> berth.v1.LogsRequest
-	2,  // 13: berth.v1.Containers.Pause:input_type -> berth.v1.ContainerRef
-	2,  // 14: berth.v1.Containers.Resume:input_type -> berth.v1.ContainerRef
-	2,  // 15: berth.v1.Containers.Stats:input_type -> berth.v1.ContainerRef
-	2,  // 16: berth.v1.Containers.Top:input_type -> berth.v1.ContainerRef
-	3,  // 17: berth.v1.Containers.Create:output_type -> berth.v1.ContainerResponse
-	5,  // 18: berth.v1.Containers.Start:output_type -> berth.v1.IOFrame
-	5,  // 19: berth.v1.Containers.Attach:output_type -> berth.v1.IOFrame
-	5,  // 20: berth.v1.Containers.Exec:output_type -> berth.v1.IOFrame
-	6,  // 21: berth.v1.Containers.Wait:output_type -> berth.v1.WaitResponse
-	3,  // 22: berth.v1.Containers.Kill:output_type -> berth.v1.ContainerResponse
-	3,  // 23: berth.v1.Containers.Stop:output_type -> berth.v1.ContainerResponse
-	3,  // 24: berth.v1.Containers.Remove:output_type -> berth.v1.ContainerResponse
-	11, // 25: berth.v1.Containers.List:output_type -> berth.v1.ListContainersResponse
-	3,  // 26: berth.v1.Containers.Inspect:output_type -> berth.v1.ContainerResponse
-	13, // 27: berth.v1.Containers.Logs:output_type -> berth.v1.LogFrame
-	3,  // 28: berth.v1.Containers.Pause:output_type -> berth.v1.ContainerResponse
-	3,  // 29: berth.v1.Containers.Resume:output_type -> berth.v1.ContainerResponse
-	14, // 30: berth.v1.Containers.Stats:output_type -> berth.v1.StatsResponse
-	15, // 31: berth.v1.Containers.Top:output_type -> berth.v1.TopResponse
-	17, // [17:32] is the sub-list for method output_type
-	2,  // [2:17] is the sub-list for method input_type
+	17, // 1: berth.v1.TopResponse.rows:type_name -> berth.v1.TopResponse.Row
+	2,  // 2: berth.v1.Containers.Create:input_type -> berth.v1.CreateContainerRequest
+	5,  // 3: berth.v1.Containers.Start:input_type -> berth.v1.IORequest
+	5,  // 4: berth.v1.Containers.Attach:input_type -> berth.v1.IORequest
+	5,  // 5: berth.v1.Containers.Exec:input_type -> berth.v1.IORequest
+	3,  // 6: berth.v1.Containers.Wait:input_type -> berth.v1.ContainerRef
+	8,  // 7: berth.v1.Containers.Kill:input_type -> berth.v1.KillRequest
+	9,  // 8: berth.v1.Containers.Stop:input_type -> berth.v1.StopRequest
+	10, // 9: berth.v1.Containers.Remove:input_type -> berth.v1.RemoveRequest
+	11, // 10: berth.v1.Containers.List:input_type -> berth.v1.ListContainersRequest
+	3,  // 11: berth.v1.Containers.Inspect:input_type -> berth.v1.ContainerRef
+	13, // 12: berth.v1.Containers.Logs:input_type -> berth.v1.LogsRequest
+	3,  // 13: berth.v1.Containers.Pause:input_type -> berth.v1.ContainerRef
+	3,  // 14: berth.v1.Containers.Resume:input_type -> berth.v1.ContainerRef
+	3,  // 15: berth.v1.Containers.Stats:input_type -> berth.v1.ContainerRef
+	3,  // 16: berth.v1.Containers.Top:input_type -> berth.v1.ContainerRef
+	1,  // 17: berth.v1.Containers.Update:input_type -> berth.v1.UpdateContainerRequest
+	4,  // 18: berth.v1.Containers.Create:output_type -> berth.v1.ContainerResponse
+	6,  // 19: berth.v1.Containers.Start:output_type -> berth.v1.IOFrame
+	6,  // 20: berth.v1.Containers.Attach:output_type -> berth.v1.IOFrame
+	6,  // 21: berth.v1.Containers.Exec:output_type -> berth.v1.IOFrame
+	7,  // 22: berth.v1.Containers.Wait:output_type -> berth.v1.WaitResponse
+	4,  // 23: berth.v1.Containers.Kill:output_type -> berth.v1.ContainerResponse
+	4,  // 24: berth.v1.Containers.Stop:output_type -> berth.v1.ContainerResponse
+	4,  // 25: berth.v1.Containers.Remove:output_type -> berth.v1.ContainerResponse
+	12, // 26: berth.v1.Containers.List:output_type -> berth.v1.ListContainersResponse
+	4,  // 27: berth.v1.Containers.Inspect:output_type -> berth.v1.ContainerResponse
+	14, // 28: berth.v1.Containers.Logs:output_type -> berth.v1.LogFrame
+	4,  // 29: berth.v1.Containers.Pause:output_type -> berth.v1.ContainerResponse
+	4,  // 30: berth.v1.Containers.Resume:output_type -> berth.v1.ContainerResponse
+	15, // 31: berth.v1.Containers.Stats:output_type -> berth.v1.StatsResponse
+	16, // 32: berth.v1.Containers.Top:output_type -> berth.v1.TopResponse
+	4,  // 33: berth.v1.Containers.Update:output_type -> berth.v1.ContainerResponse
+	18, // [18:34] is the sub-list for method output_type
+	2,  // [2:18] is the sub-list for method input_type
 	2,  // [2:2] is the sub-list for extension type_name
 	2,  // [2:2] is the sub-list for extension extendee
 	0,  // [0:2] is the sub-list for field type_name
@@ -1169,7 +1287,7 @@ func file_berth_v1_containers_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_berth_v1_containers_proto_rawDesc), len(file_berth_v1_containers_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

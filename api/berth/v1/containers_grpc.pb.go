@@ -34,6 +34,7 @@ const (
 	Containers_Resume_FullMethodName  = "/berth.v1.Containers/Resume"
 	Containers_Stats_FullMethodName   = "/berth.v1.Containers/Stats"
 	Containers_Top_FullMethodName     = "/berth.v1.Containers/Top"
+	Containers_Update_FullMethodName  = "/berth.v1.Containers/Update"
 )
 
 // ContainersClient is the client API for Containers service.
@@ -66,6 +67,8 @@ type ContainersClient interface {
 	Resume(ctx context.Context, in *ContainerRef, opts ...grpc.CallOption) (*ContainerResponse, error)
 	Stats(ctx context.Context, in *ContainerRef, opts ...grpc.CallOption) (*StatsResponse, error)
 	Top(ctx context.Context, in *ContainerRef, opts ...grpc.CallOption) (*TopResponse, error)
+	// Update changes a container's resource limits, running or not.
+	Update(ctx context.Context, in *UpdateContainerRequest, opts ...grpc.CallOption) (*ContainerResponse, error)
 }
 
 type containersClient struct {
@@ -244,6 +247,16 @@ func (c *containersClient) Top(ctx context.Context, in *ContainerRef, opts ...gr
 	return out, nil
 }
 
+func (c *containersClient) Update(ctx context.Context, in *UpdateContainerRequest, opts ...grpc.CallOption) (*ContainerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ContainerResponse)
+	err := c.cc.Invoke(ctx, Containers_Update_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ContainersServer is the server API for Containers service.
 // All implementations must embed UnimplementedContainersServer
 // for forward compatibility.
@@ -274,6 +287,8 @@ type ContainersServer interface {
 	Resume(context.Context, *ContainerRef) (*ContainerResponse, error)
 	Stats(context.Context, *ContainerRef) (*StatsResponse, error)
 	Top(context.Context, *ContainerRef) (*TopResponse, error)
+	// Update changes a container's resource limits, running or not.
+	Update(context.Context, *UpdateContainerRequest) (*ContainerResponse, error)
 	mustEmbedUnimplementedContainersServer()
 }
 
@@ -328,6 +343,9 @@ func (UnimplementedContainersServer) Stats(context.Context, *ContainerRef) (*Sta
 }
 func (UnimplementedContainersServer) Top(context.Context, *ContainerRef) (*TopResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Top not implemented")
+}
+func (UnimplementedContainersServer) Update(context.Context, *UpdateContainerRequest) (*ContainerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Update not implemented")
 }
 func (UnimplementedContainersServer) mustEmbedUnimplementedContainersServer() {}
 func (UnimplementedContainersServer) testEmbeddedByValue()                    {}
@@ -580,6 +598,24 @@ func _Containers_Top_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Containers_Update_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UpdateContainerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContainersServer).Update(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Containers_Update_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContainersServer).Update(ctx, req.(*UpdateContainerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Containers_ServiceDesc is the grpc.ServiceDesc for Containers service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -630,6 +666,10 @@ var Containers_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Top",
 			Handler:    _Containers_Top_Handler,
+		},
+		{
+			MethodName: "Update",
+			Handler:    _Containers_Update_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
