@@ -152,11 +152,9 @@ func runExec(g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
-	o := client.IO{Stdout: os.Stdout, Stderr: os.Stderr}
-	if p.Stdin {
-		o.Stdin = os.Stdin
-	}
+	o, restore := terminalIO(p.Stdin && !p.Detach, p.Tty && !p.Detach)
 	ex, err := client.StreamIO(st, &berthv1.IORequest{Id: pos[0], Exec: b, Attach: !p.Detach, Stdin: p.Stdin}, o)
+	restore()
 	if err != nil {
 		return err
 	}

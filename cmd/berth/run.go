@@ -357,39 +357,53 @@ func runRun(g *globals, args []string) error {
 	return nil
 }
 
-// attachedStart starts (or attaches to) a container with the terminal's
-// stdio and returns its exit code.
-func attachedStart(ctx context.Context, c *client.Client, id string, stdin, tty bool) (int, error) {
+// terminalIO wires the local stdio for an attached process; with tty and a
+// terminal on stdin it goes raw and forwards window sizes. restore undoes it.
+func terminalIO(stdin, tty bool) (client.IO, func()) {
 	o := client.IO{Stdout: os.Stdout, Stderr: os.Stderr}
 	if stdin {
 		o.Stdin = os.Stdin
 	}
-	if tty && term.IsTerminal(int(os.Stdin.Fd())) {
-		old, err := term.MakeRaw(int(os.Stdin.Fd()))
-		if err == nil {
-			defer term.Restore(int(os.Stdin.Fd()), old)
-		}
-		rs := make(chan [2]uint16, 1)
-		sendSize := func() {
-			if w, h, err := term.GetSize(int(os.Stdin.Fd())); err == nil {
-				select {
-				case rs <- [2]uint16{uint16(w), uint16(h)}:
-				default:
-				}
-			}
-		}
-		sendSize()
-		winch := make(chan os.Signal, 1)
-		signal.Notify(winch, syscall.SIGWINCH)
-		defer signal.Stop(winch)
-		go func() {
-			for range winch {
-				sendSize()
-			}
-		}()
-		o.Resize = rs
+	restore := func() {}
+	if !tty || !term.IsTerminal(int(os.Stdin.Fd())) {
+		return o, restore
 	}
+	var undo []func()
+	if old, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
+		undo = append(undo, func() { term.Restore(int(os.Stdin.Fd()), old) })
+	}
+	rs := make(chan [2]uint16, 1)
+	sendSize := func() {
+		if w, h, err := term.GetSize(int(os.Stdin.Fd())); err == nil {
+			select {
+			case rs <- [2]uint16{uint16(w), uint16(h)}:
+			default:
+			}
+		}
+	}
+	sendSize()
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	undo = append(undo, func() { signal.Stop(winch) })
+	go func() {
+		for range winch {
+			sendSize()
+		}
+	}()
+	o.Resize = rs
+	return o, func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+}
+
+// attachedStart starts (or attaches to) a container with the terminal's
+// stdio and returns its exit code.
+func attachedStart(ctx context.Context, c *client.Client, id string, stdin, tty bool) (int, error) {
+	o, restore := terminalIO(stdin, tty)
 	ex, err := c.StartContainer(ctx, id, true, stdin, o)
+	restore()
 	if err != nil {
 		return 0, err
 	}
