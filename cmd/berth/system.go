@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "system", usage: "system df | system check [--remove] | system prune", short: "Disk usage, orphan check, cleanup", run: runSystem})
+	register(&command{name: "system", usage: "system df | system info | system check [--remove] | system prune", short: "Disk usage, orphan check, cleanup", run: runSystem})
 	register(&command{name: "gc", usage: "gc", short: "Collect garbage: free every blob and snapshot nothing references", run: runGC})
 	register(&command{name: "image-prune", usage: "image prune [-a]", short: "Remove untagged (with -a: all) images and free their space", hidden: true, run: runImagePrune})
 }
@@ -23,6 +23,8 @@ func runSystem(g *globals, args []string) error {
 	switch args[0] {
 	case "df":
 		return runDF(g, args[1:])
+	case "info":
+		return runInfo(g, args[1:])
 	case "check":
 		return runCheck(g, args[1:])
 	case "prune":
