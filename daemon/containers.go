@@ -289,6 +289,7 @@ func (s *ContainersService) create(ctx context.Context, imageName string, opts o
 		return container.Container{}, err
 	}
 
+	t0 := time.Now()
 	id := container.NewID()
 	bundle := s.bundleDir(ns, id)
 	rootfs := filepath.Join(bundle, "rootfs")
@@ -367,6 +368,7 @@ func (s *ContainersService) create(ctx context.Context, imageName string, opts o
 		s.removeAnonymousVolumes(ctx, rec)
 		return container.Container{}, err
 	}
+	s.log.Debug("container created", "id", id, "took", time.Since(t0))
 	s.ev.Publish(ns, "container", "create", out.ID, map[string]string{"name": out.Name, "image": out.Image})
 	return out, nil
 }
@@ -463,6 +465,7 @@ func (s *ContainersService) remove(ctx context.Context, id string, volumes bool)
 	if err != nil {
 		return err
 	}
+	t0 := time.Now()
 	unlock := s.lock(id)
 	defer unlock()
 	c, err := s.store.Get(ctx, id)
@@ -499,6 +502,7 @@ func (s *ContainersService) remove(ctx context.Context, id string, volumes bool)
 	s.mu.Lock()
 	delete(s.locks, c.ID)
 	s.mu.Unlock()
+	s.log.Debug("container removed", "id", c.ID, "took", time.Since(t0))
 	s.ev.Publish(ns, "container", "destroy", c.ID, map[string]string{"name": c.Name, "image": c.Image})
 	return nil
 }

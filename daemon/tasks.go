@@ -247,6 +247,7 @@ func (s *ContainersService) startTask(ctx context.Context, ref string, att *shim
 			}
 		}
 	}
+	t0 := time.Now()
 	sdir := s.shimDir(ns, c.ID)
 	if _, err := os.Stat(sdir); err == nil {
 		s.dropShim(ctx, sdir)
@@ -275,10 +276,12 @@ func (s *ContainersService) startTask(ctx context.Context, ref string, att *shim
 		}
 		cleanups = append(cleanups, func() { a.Close() })
 	}
+	t1 := time.Now()
 	state, err := sc.Start(ctx, "")
 	if err != nil {
 		return c, nil, nil, fmt.Errorf("start %s: %w", c.ID, err)
 	}
+	s.log.Debug("task started", "id", c.ID, "shim+create", t1.Sub(t0), "start", time.Since(t1))
 	t := &task{ns: ns, id: c.ID, shim: sc, done: make(chan struct{})}
 	c, err = s.store.Update(ctx, c.ID, func(c *container.Container) error {
 		c.Status.State = container.StateRunning
@@ -361,6 +364,7 @@ func (s *ContainersService) monitor(t *task) {
 // restart policy.
 func (s *ContainersService) handleExit(ctx context.Context, t *task, st *shim.ExitStatus) {
 	t.exit = st
+	t0 := time.Now()
 	unlock := s.lock(t.id)
 	if t.shim != nil {
 		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
@@ -390,6 +394,7 @@ func (s *ContainersService) handleExit(ctx context.Context, t *task, st *shim.Ex
 	delete(s.tasks, t.id)
 	s.mu.Unlock()
 	unlock()
+	s.log.Debug("task exit handled", "id", t.id, "took", time.Since(t0))
 	if err != nil {
 		s.log.Warn("record exit", "id", t.id, "err", err)
 		close(t.done)
