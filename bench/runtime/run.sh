@@ -84,7 +84,8 @@ section=$(mktemp)
   cat "$WORK/table.md"
   echo
   if [ -n "$hyper" ]; then
-    echo "Cross-check, \`hyperfine -N --warmup 3 --runs 20\` of \`run\` alone:"
+    echo "Cross-check, \`hyperfine -N --warmup 3 --runs 20\` of \`run\` alone, one runtime after the"
+    echo "other (not interleaved, so a change of the machine's load between them shows in the ratio):"
     echo
     echo "| runtime | median | mean ± σ |"
     echo "|---|---|---|"

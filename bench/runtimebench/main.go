@@ -337,6 +337,29 @@ func printTable(results []*Result) {
 			float64(maxInt(r.RSSAll))/1024, ratio(float64(maxInt(r.RSSAll)), float64(maxInt(b.RSSAll))),
 		)
 	}
+	// The bar for berth-runtime: wall time at most 0.6× runc's, RSS at most runc's.
+	for _, r := range results {
+		if r.Runtime.Name != "berth-runtime" || base == nil || len(r.RunTrue) == 0 {
+			continue
+		}
+		verdict := func(v, b, bar float64) string {
+			if b == 0 {
+				return "n/a"
+			}
+			q := v / b
+			if q <= bar {
+				return fmt.Sprintf("%.2f× (bar ≤ %.1f×: met)", q, bar)
+			}
+			return fmt.Sprintf("%.2f× (bar ≤ %.1f×: **not met**)", q, bar)
+		}
+		fmt.Printf("\nberth-runtime against the bar: run /bin/true %s; create+start+wait+delete %s; "+
+			"100 sequential %s; 10 parallel %s; peak RSS (largest) %s.\n",
+			verdict(median(r.RunTrue), median(base.RunTrue), 0.6),
+			verdict(median(r.Lifecycle), median(base.Lifecycle), 0.6),
+			verdict(median(r.Sequential), median(base.Sequential), 0.6),
+			verdict(median(r.Parallel), median(base.Parallel), 0.6),
+			verdict(float64(maxInt(r.RSSAll)), float64(maxInt(base.RSSAll)), 1.0))
+	}
 	for _, r := range results {
 		if r.Error != "" && len(r.RunTrue) > 0 {
 			fmt.Printf("\n%s: error during the run: %s\n", r.Runtime.Name, r.Error)
