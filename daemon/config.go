@@ -32,6 +32,17 @@ type Config struct {
 	Registry RegistryConfig `toml:"registry"`
 	// Network configures the default bridge network.
 	Network NetworkConfig `toml:"network"`
+	// Runtimes are named OCI runtime handlers (`berth run --runtime NAME`),
+	// beside the built-in berth-runtime, runc and crun.
+	Runtimes map[string]RuntimeConfig `toml:"runtimes"`
+}
+
+// RuntimeConfig is one [runtimes.NAME] table.
+type RuntimeConfig struct {
+	// Path is the runtime binary (absolute).
+	Path string `toml:"path"`
+	// Root is its --root; "" means <state>/runtime/NAME.
+	Root string `toml:"root"`
 }
 
 // NetworkConfig is the [network] table.
@@ -148,6 +159,17 @@ func (c Config) Validate() error {
 			}
 		}
 	}
+	for name, r := range c.Runtimes {
+		if name == "" || strings.ContainsAny(name, "/ .") {
+			return fmt.Errorf("config: runtimes key %q: want a name without '/', '.' or spaces", name)
+		}
+		if !filepath.IsAbs(r.Path) {
+			return fmt.Errorf("config: runtimes.%s.path %q: must be an absolute path", name, r.Path)
+		}
+		if r.Root != "" && !filepath.IsAbs(r.Root) {
+			return fmt.Errorf("config: runtimes.%s.root %q: must be an absolute path", name, r.Root)
+		}
+	}
 	for i, h := range c.Registry.PlainHTTP {
 		if h == "" || strings.ContainsAny(h, "/ ") {
 			return fmt.Errorf("config: registry.plain_http[%d] %q: want host or host:port", i, h)
@@ -179,5 +201,7 @@ func DefaultConfigTOML() string {
 	fmt.Fprintf(&b, "# Hosts reached over plain HTTP (\"host:port\" or \"host\"). Loopback registries\n# (localhost, 127.0.0.0/8, ::1) are plain HTTP already unless certs.d sets TLS.\nplain_http = []\n\n")
 	fmt.Fprintf(&b, "# Hosts whose TLS certificates are not verified.\nskip_verify = []\n\n")
 	fmt.Fprintf(&b, "# Mirrors tried, in order, before a registry host (pull and resolve only).\n[registry.mirrors]\n# \"docker.io\" = [\"https://mirror.example.com\"]\n")
+	fmt.Fprintf(&b, "\n# The default bridge network (\"\" = berth0 and 10.88.0.0/16).\n[network]\ndefault_bridge = \"\"\ndefault_subnet = \"\"\n")
+	fmt.Fprintf(&b, "\n# More OCI runtime handlers for `berth run --runtime NAME` (berth-runtime, runc\n# and crun are built in). root defaults to <state>/runtime/NAME.\n# [runtimes.myrunc]\n# path = \"/usr/sbin/runc\"\n# root = \"\"\n")
 	return b.String()
 }

@@ -112,8 +112,22 @@ func siblingBinary(name string) string {
 	return name
 }
 
+// runtimeRoot is a handler's --root.
+func (s *ContainersService) runtimeRoot(handler string) string {
+	if r, ok := s.cfg.Runtimes[handler]; ok && r.Root != "" {
+		return r.Root
+	}
+	return filepath.Join(s.cfg.State, "runtime", handler)
+}
+
 // runtimeHandler resolves a runtime handler name to its binary.
 func (s *ContainersService) runtimeHandler(name string) (string, string, error) {
+	if r, ok := s.cfg.Runtimes[name]; ok {
+		if st, err := os.Stat(r.Path); err != nil || st.IsDir() {
+			return "", "", fmt.Errorf("runtime %q: binary %s not found: %w", name, r.Path, errdefs.ErrFailedPrecondition)
+		}
+		return name, r.Path, nil
+	}
 	switch name {
 	case "", "berth", container.RuntimeBerth:
 		p := siblingBinary("berth-runtime")
@@ -248,7 +262,7 @@ func (s *ContainersService) create(ctx context.Context, imageName string, opts o
 			return container.Container{}, fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name: %w", other.Name, other.ID, errdefs.ErrAlreadyExists)
 		}
 	}
-	handler, _, err := s.runtimeHandler(opts.Runtime)
+	handler, rtPath, err := s.runtimeHandler(opts.Runtime)
 	if err != nil {
 		return container.Container{}, err
 	}
@@ -339,6 +353,11 @@ func (s *ContainersService) create(ctx context.Context, imageName string, opts o
 	spec, err := oci.Generate(ctx, in)
 	if err != nil {
 		return container.Container{}, err
+	}
+	if filepath.Base(rtPath) == container.RuntimeCrun {
+		// crun 1.8 (Debian 12) refuses specs newer than the 1.0 series it
+		// knows ("unknown version specified"); nothing Berth generates needs more.
+		spec.Version = "1.0.2-dev"
 	}
 	b, err := json.MarshalIndent(spec, "", "  ")
 	if err != nil {

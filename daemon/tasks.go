@@ -253,7 +253,7 @@ func (s *ContainersService) startTask(ctx context.Context, ref string, att *shim
 		s.dropShim(ctx, sdir)
 	}
 	sc, err := shimclient.Start(ctx, shimclient.StartOpts{ID: c.ID, Namespace: ns, Bundle: bundle, StateDir: sdir,
-		Runtime: rtPath, RuntimeRoot: filepath.Join(s.cfg.State, "runtime", c.Runtime), ShimBinary: s.shimBin, Log: s.log})
+		Runtime: rtPath, RuntimeRoot: s.runtimeRoot(c.Runtime), ShimBinary: s.shimBin, Log: s.log})
 	if err != nil {
 		return c, nil, nil, err
 	}
@@ -633,7 +633,7 @@ func (s *ContainersService) Top(ctx context.Context, req *berthv1.ContainerRef) 
 	if err != nil {
 		return nil, err
 	}
-	out, err := exec.CommandContext(ctx, rt, "--root", filepath.Join(s.cfg.State, "runtime", c.Runtime), "ps", "--format", "json", c.ID).Output()
+	out, err := exec.CommandContext(ctx, rt, "--root", s.runtimeRoot(c.Runtime), "ps", "--format", "json", c.ID).Output()
 	if err != nil {
 		return nil, fmt.Errorf("top %s: %s ps: %w", c.ID, filepath.Base(rt), err)
 	}

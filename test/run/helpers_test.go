@@ -41,7 +41,10 @@ var bridgeSeq = struct {
 
 // startDaemon starts a berthd whose default network uses its own bridge
 // and subnet, so tests can run beside other daemons.
-func startDaemon(t *testing.T) *daemon {
+func startDaemon(t *testing.T) *daemon { t.Helper(); return startDaemonWith(t, "") }
+
+// startDaemonWith starts a berthd with extra TOML appended to its config.
+func startDaemonWith(t *testing.T, extra string) *daemon {
 	t.Helper()
 	testutil.RequireRoot(t)
 	testutil.Integration(t)
@@ -53,7 +56,7 @@ func startDaemon(t *testing.T) *daemon {
 	pid := os.Getpid()
 	cfg := fmt.Sprintf("[network]\ndefault_bridge = \"brt%d%d\"\ndefault_subnet = \"10.%d.%d.0/24\"\n", pid%100000, n, 200+(pid%50), n%250)
 	d := &daemon{t: t, dir: dir, root: filepath.Join(dir, "root"), state: filepath.Join(dir, "state"), addr: filepath.Join(dir, "berthd.sock"), config: filepath.Join(dir, "config.toml")}
-	if err := os.WriteFile(d.config, []byte(cfg), 0o644); err != nil {
+	if err := os.WriteFile(d.config, []byte(cfg+extra), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	d.start()
