@@ -34,9 +34,9 @@ func parseEventFilters(list []string) (eventFilter, error) {
 			return nil, fmt.Errorf("invalid argument %q for \"-f, --filter\" flag: bad format of filter (expected name=value): %w", s, errdefs.ErrInvalidArgument)
 		}
 		switch k {
-		case "type", "event", "container":
+		case "type", "event", "container", "image":
 		default:
-			return nil, fmt.Errorf("invalid filter '%s' (want type, event or container): %w", k, errdefs.ErrInvalidArgument)
+			return nil, fmt.Errorf("invalid filter '%s' (want type, event, container or image): %w", k, errdefs.ErrInvalidArgument)
 		}
 		f[k] = append(f[k], v)
 	}
@@ -60,6 +60,9 @@ func (f eventFilter) match(e Event) bool {
 		any("event", func(v string) bool { return v == e.Action }) &&
 		any("container", func(v string) bool {
 			return e.Type == "container" && (strings.HasPrefix(e.ID, v) || e.Attributes["name"] == strings.TrimPrefix(v, "/"))
+		}) &&
+		any("image", func(v string) bool {
+			return e.Attributes["image"] == v || (e.Type == "image" && e.Attributes["name"] == v)
 		})
 }
 

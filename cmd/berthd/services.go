@@ -36,7 +36,7 @@ func registerServices(d *daemon.Daemon) error {
 	if err := st.Recover(context.Background(), log); err != nil {
 		return err
 	}
-	d.AddService(daemon.NewImagesService(st, log))
+	d.AddService(daemon.NewImagesWithEvents(daemon.NewImagesService(st, log), events))
 	d.AddService(daemon.NewContentService(st))
 	d.AddService(daemon.NewRegistryService(st))
 	d.AddService(daemon.NewGCService(st, log))

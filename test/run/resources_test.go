@@ -58,6 +58,35 @@ func TestEventsVolumesNetworks(t *testing.T) {
 		t.Fatalf("events: %q", got)
 	}
 
+	ictx, icancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer icancel()
+	iev := exec.CommandContext(ictx, testutil.Binary(t, "berth"), "--address", d.addr, "events", "--format", "json", "--filter", "type=image")
+	iout, err := iev.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := iev.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { icancel(); _ = iev.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	d.berth("tag", "busybox", "other:1")
+	d.berth("rmi", "other:1")
+	isc := bufio.NewScanner(iout)
+	var iactions []string
+	for len(iactions) < 2 && isc.Scan() {
+		var e struct {
+			Type, Action string
+		}
+		if err := json.Unmarshal(isc.Bytes(), &e); err != nil || e.Type != "image" {
+			t.Fatalf("image event %q: %v", isc.Text(), err)
+		}
+		iactions = append(iactions, e.Action)
+	}
+	if got := strings.Join(iactions, " "); got != "tag delete" {
+		t.Fatalf("image events: %q", got)
+	}
+
 	d.berth("volume", "create", "keep")
 	d.berth("run", "--rm", "--network", "none", "-v", "keep:/data", "busybox", "sh", "-c", "echo kept > /data/f")
 	if got := d.berth("run", "--rm", "--network", "none", "-v", "keep:/data", "busybox", "cat", "/data/f"); got != "kept\n" {
