@@ -40,7 +40,8 @@ var bridgeSeq = struct {
 }{}
 
 // startDaemon starts a berthd whose default network uses its own bridge
-// and subnet, so tests can run beside other daemons.
+// and subnet (10.180.0.0-10.194.255.0, a band no other test package uses),
+// so tests can run beside other daemons.
 func startDaemon(t *testing.T) *daemon { t.Helper(); return startDaemonWith(t, "") }
 
 // startDaemonWith starts a berthd with extra TOML appended to its config.
@@ -54,7 +55,7 @@ func startDaemonWith(t *testing.T, extra string) *daemon {
 	n := bridgeSeq.n
 	bridgeSeq.Unlock()
 	pid := os.Getpid()
-	cfg := fmt.Sprintf("[network]\ndefault_bridge = \"brt%d%d\"\ndefault_subnet = \"10.%d.%d.0/24\"\n", pid%100000, n, 200+(pid%50), n%250)
+	cfg := fmt.Sprintf("[network]\ndefault_bridge = \"brr%d%d\"\ndefault_subnet = \"10.%d.%d.0/24\"\n", pid%100000, n, 180+(pid%15), n%250)
 	d := &daemon{t: t, dir: dir, root: filepath.Join(dir, "root"), state: filepath.Join(dir, "state"), addr: filepath.Join(dir, "berthd.sock"), config: filepath.Join(dir, "config.toml")}
 	if err := os.WriteFile(d.config, []byte(cfg+extra), 0o644); err != nil {
 		t.Fatal(err)
