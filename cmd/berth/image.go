@@ -11,7 +11,7 @@ func init() {
 }
 
 var imageSubcommands = map[string]string{
-	"inspect": "inspect", "ls": "images", "list": "images", "pull": "pull", "push": "push",
+	"inspect": "image-inspect", "ls": "images", "list": "images", "pull": "pull", "push": "push",
 	"rm": "rmi", "remove": "rmi", "tag": "tag", "save": "save", "load": "load", "prune": "image-prune",
 }
 

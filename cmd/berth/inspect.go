@@ -10,7 +10,9 @@ import (
 )
 
 func init() {
-	register(&command{name: "inspect", usage: "inspect IMAGE [IMAGE...]", short: "Show an image's details as JSON", run: runInspect})
+	register(&command{name: "image-inspect", usage: "image inspect IMAGE [IMAGE...]", short: "Show an image's details as JSON", hidden: true,
+		run: func(g *globals, args []string) error { return inspectAny(g, args, false) }})
+	register(&command{name: "inspect", usage: "inspect CONTAINER|IMAGE [...]", short: "Show a container's or an image's details as JSON", run: runInspect})
 }
 
 type inspectOut struct {
@@ -27,7 +29,10 @@ type inspectOut struct {
 	Config     json.RawMessage       `json:"Config"`
 }
 
-func runInspect(g *globals, args []string) error {
+func runInspect(g *globals, args []string) error { return inspectAny(g, args, true) }
+
+// inspectAny inspects images, and containers first when containers is set.
+func inspectAny(g *globals, args []string, containers bool) error {
 	pos, err := parseArgs(newFlags("inspect"), args)
 	if err != nil {
 		return err
@@ -40,9 +45,16 @@ func runInspect(g *globals, args []string) error {
 		return err
 	}
 	defer c.Close()
-	var out []inspectOut
+	var out []any
 	var errs []error
 	for _, n := range pos {
+		// A container of that name or id comes first, as with docker inspect.
+		if containers {
+			if cr, err := c.Containers().Inspect(c.Context(context.Background()), &berthv1.ContainerRef{Id: n}); err == nil {
+				out = append(out, json.RawMessage(cr.Container))
+				continue
+			}
+		}
 		r, err := c.Images().Get(c.Context(context.Background()), &berthv1.GetImageRequest{Name: n})
 		if err != nil {
 			errs = append(errs, err)
@@ -64,7 +76,7 @@ func runInspect(g *globals, args []string) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "    ")
 	if out == nil {
-		out = []inspectOut{}
+		out = []any{}
 	}
 	if err := enc.Encode(out); err != nil {
 		return err
