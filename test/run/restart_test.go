@@ -2,6 +2,7 @@ package run
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -67,5 +68,35 @@ func TestRmForceAnyState(t *testing.T) {
 	if out := d.berth("ps", "-aq"); out != "" {
 		t.Fatalf("after rm -f: %q", out)
 	}
+	d.requireClean(t)
+}
+
+// TestRestartPolicyAcrossDaemonRestart: an always-container whose process
+// dies while berthd is down is running again after berthd restarts; an
+// unless-stopped container stopped by hand stays stopped.
+func TestRestartPolicyAcrossDaemonRestart(t *testing.T) {
+	d := startDaemon(t)
+	d.loadBusybox()
+	d.berth("run", "-d", "--network", "none", "--name", "keeper", "--restart", "always", "busybox", "sleep", "1000")
+	d.berth("run", "-d", "--network", "none", "--name", "resting", "--restart", "unless-stopped", "busybox", "sleep", "1000")
+	d.berth("stop", "-t", "0", "resting")
+	pid := d.inspect(t, "keeper").Status.Pid
+	if pid <= 0 {
+		t.Fatalf("keeper pid %d", pid)
+	}
+	d.kill()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	d.start()
+	waitFor(t, 20*time.Second, "keeper to run again", func() bool {
+		c := d.inspect(t, "keeper")
+		return c.Status.State == "running" && c.Status.RestartCount >= 1 && c.Status.Pid != pid
+	})
+	if s := d.inspect(t, "resting").Status.State; s != "exited" {
+		t.Fatalf("resting after the daemon restart: %s", s)
+	}
+	d.berth("rm", "-f", "keeper", "resting")
 	d.requireClean(t)
 }
