@@ -31,6 +31,8 @@ type IO struct {
 	Stderr io.Writer
 	// Resize carries terminal sizes (width, height).
 	Resize <-chan [2]uint16
+	// Size is the terminal's size at the start (zero: none).
+	Size [2]uint16
 	// Started is called once the process runs, with the id the daemon
 	// gives (container or exec id).
 	Started func(id string)
@@ -131,5 +133,5 @@ func (c *Client) StartContainer(ctx context.Context, id string, attach, stdin bo
 	if !stdin {
 		o.Stdin = nil
 	}
-	return StreamIO(st, &berthv1.IORequest{Id: id, Attach: attach, Stdin: stdin}, o)
+	return StreamIO(st, &berthv1.IORequest{Id: id, Attach: attach, Stdin: stdin, Width: uint32(o.Size[0]), Height: uint32(o.Size[1])}, o)
 }

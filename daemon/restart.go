@@ -60,7 +60,7 @@ func (s *ContainersService) maybeRestart(ctx context.Context, c container.Contai
 		}); err != nil {
 			return
 		}
-		if _, _, _, err := s.startTask(ctx, c.ID, nil, true); err != nil && !errors.Is(err, errRestartCancelled) {
+		if _, _, _, err := s.startTask(ctx, c.ID, nil, true, nil); err != nil && !errors.Is(err, errRestartCancelled) {
 			s.log.Warn("restart", "id", c.ID, "err", err)
 		}
 	}()

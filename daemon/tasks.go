@@ -106,7 +106,11 @@ func (s *ContainersService) Start(st ioStream) error {
 			att.Stdin, att.StdinOnce, stdinW = r, true, w
 		}
 	}
-	c, t, a, err := s.startTask(ctx, first.Id, att, false)
+	var size *shim.ConsoleSize
+	if first.Width > 0 && first.Height > 0 {
+		size = &shim.ConsoleSize{Width: uint16(first.Width), Height: uint16(first.Height)}
+	}
+	c, t, a, err := s.startTask(ctx, first.Id, att, false, size)
 	if err != nil {
 		if stdinW != nil {
 			stdinW.Close()
@@ -151,7 +155,7 @@ func (s *ContainersService) sendExit(ctx context.Context, send func(*berthv1.IOF
 
 // startTask starts the container's task (a no-op error for a running one)
 // and, with att, attaches before the process starts so no output is lost.
-func (s *ContainersService) startTask(ctx context.Context, ref string, att *shimclient.AttachOpts, restart bool) (_ container.Container, _ *task, _ *shimclient.Attachment, retErr error) {
+func (s *ContainersService) startTask(ctx context.Context, ref string, att *shimclient.AttachOpts, restart bool, size *shim.ConsoleSize) (_ container.Container, _ *task, _ *shimclient.Attachment, retErr error) {
 	ns, err := namespaces.NamespaceRequired(ctx)
 	if err != nil {
 		return container.Container{}, nil, nil, err
@@ -265,8 +269,12 @@ func (s *ContainersService) startTask(ctx context.Context, ref string, att *shim
 			_ = sc.Shutdown(dctx)
 		}
 	})
-	if _, err := sc.Create(ctx, shim.CreateOpts{Terminal: c.Options.Tty, Stdin: c.Options.OpenStdin,
-		LogPath: s.logPath(ns, c.ID), LogMaxSize: logMaxSize, LogMaxFiles: logMaxFiles}); err != nil {
+	co := shim.CreateOpts{Terminal: c.Options.Tty, Stdin: c.Options.OpenStdin,
+		LogPath: s.logPath(ns, c.ID), LogMaxSize: logMaxSize, LogMaxFiles: logMaxFiles}
+	if c.Options.Tty {
+		co.ConsoleSize = size
+	}
+	if _, err := sc.Create(ctx, co); err != nil {
 		return c, nil, nil, fmt.Errorf("create task of %s: %w", c.ID, err)
 	}
 	var a *shimclient.Attachment
@@ -488,7 +496,7 @@ func (s *ContainersService) Stop(ctx context.Context, req *berthv1.StopRequest) 
 		return nil, err
 	}
 	if req.Restart {
-		if _, _, _, err := s.startTask(ctx, c.ID, nil, false); err != nil {
+		if _, _, _, err := s.startTask(ctx, c.ID, nil, false, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -772,7 +780,11 @@ func (s *ContainersService) Exec(st ioStream) error {
 	var rb [8]byte
 	rand.Read(rb[:])
 	execID := hex.EncodeToString(rb[:])
-	if err := t.shim.Exec(ctx, execID, &proc, shim.ExecOpts{Terminal: p.Tty, Stdin: p.Stdin}); err != nil {
+	eo := shim.ExecOpts{Terminal: p.Tty, Stdin: p.Stdin}
+	if p.Tty && first.Width > 0 && first.Height > 0 {
+		eo.ConsoleSize = &shim.ConsoleSize{Width: uint16(first.Width), Height: uint16(first.Height)}
+	}
+	if err := t.shim.Exec(ctx, execID, &proc, eo); err != nil {
 		return fmt.Errorf("exec in %s: %w", c.ID, err)
 	}
 	dctx := context.WithoutCancel(ctx)

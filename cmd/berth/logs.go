@@ -153,7 +153,7 @@ func runExec(g *globals, args []string) error {
 		return err
 	}
 	o, restore := terminalIO(p.Stdin && !p.Detach, p.Tty && !p.Detach)
-	ex, err := client.StreamIO(st, &berthv1.IORequest{Id: pos[0], Exec: b, Attach: !p.Detach, Stdin: p.Stdin}, o)
+	ex, err := client.StreamIO(st, &berthv1.IORequest{Id: pos[0], Exec: b, Attach: !p.Detach, Stdin: p.Stdin, Width: uint32(o.Size[0]), Height: uint32(o.Size[1])}, o)
 	restore()
 	if err != nil {
 		return err

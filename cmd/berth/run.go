@@ -381,7 +381,9 @@ func terminalIO(stdin, tty bool) (client.IO, func()) {
 			}
 		}
 	}
-	sendSize()
+	if w, h, err := term.GetSize(int(os.Stdin.Fd())); err == nil {
+		o.Size = [2]uint16{uint16(w), uint16(h)}
+	}
 	winch := make(chan os.Signal, 1)
 	signal.Notify(winch, syscall.SIGWINCH)
 	undo = append(undo, func() { signal.Stop(winch) })
