@@ -68,7 +68,7 @@ mkdir -p "$KEEP" && cp "$WORK"/results.json "$WORK"/table.md "$KEEP"/ && cp "$WO
 [ -n "${NO_DOCS:-}" ] && exit 0
 section=$(mktemp)
 {
-  echo "<!-- berth-runtime:begin (written by bench/run.sh; edits here are overwritten) -->"
+  echo "<!-- berth-runtime:begin (written by bench/runtime/run.sh; edits here are overwritten) -->"
   echo "## berth-runtime"
   echo
   echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores, kernel $(uname -r), $(. /etc/os-release; echo "$PRETTY_NAME"),"
@@ -94,8 +94,8 @@ section=$(mktemp)
   fi
   echo "Bar (issue 2): median wall time at most 0.6× runc's, peak RSS at most runc's; goal: crun's."
   echo "The machine is shared with other work while it runs; the samples are interleaved across"
-  echo "runtimes so that the load falls on all of them alike, but absolute numbers vary from run"
-  echo "to run by ±20%; the ratios are steadier."
+  echo "runtimes so that the load falls on all of them alike, but absolute numbers follow the load"
+  echo "(runc's run-true median ranged from 31 to 158 ms between runs on this day); compare the ratios."
   echo
   echo "Reproduce: \`make bench\` or \`bench/runtime/run.sh\` (builds bench/runtimebench, makes the bundle from"
   echo "\`/bin/busybox\` and \`runc spec\` with \`process.args = [\"/bin/true\"]\`, runs"
