@@ -95,7 +95,7 @@ section=$(mktemp)
   echo "Bar (issue 2): median wall time at most 0.6× runc's, peak RSS at most runc's; goal: crun's."
   echo "The machine is shared with other work while it runs; the samples are interleaved across"
   echo "runtimes so that the load falls on all of them alike, but absolute numbers follow the load"
-  echo "(runc's run-true median ranged from 31 to 158 ms between runs on this day); compare the ratios."
+  echo "(runc's run-true median ranged from 31 to 158 ms between runs on 2026-11-28); compare the ratios."
   echo
   echo "Reproduce: \`make bench\` or \`bench/runtime/run.sh\` (builds bench/runtimebench, makes the bundle from"
   echo "\`/bin/busybox\` and \`runc spec\` with \`process.args = [\"/bin/true\"]\`, runs"
