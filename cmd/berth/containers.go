@@ -15,6 +15,7 @@ import (
 	berthv1 "github.com/berth-containers/berth/api/berth/v1"
 	"github.com/berth-containers/berth/client"
 	"github.com/berth-containers/berth/container"
+	"github.com/berth-containers/berth/runtime/cgroups"
 )
 
 func init() {
@@ -410,6 +411,7 @@ func runTop(g *globals, args []string) error {
 func runStats(g *globals, args []string) error {
 	fs := newFlags("stats")
 	noStream := fs.Bool("no-stream", false, "print one sample and exit")
+	format := fs.String("format", "", "json: the raw cgroup counters, one object a line")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -423,21 +425,71 @@ func runStats(g *globals, args []string) error {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	for {
-		w := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
-		fmt.Fprintln(w, "CONTAINER\tSTATS")
+	sample := func() (map[string]cgroups.Stats, time.Time, error) {
+		out := map[string]cgroups.Stats{}
 		for _, id := range pos {
 			r, err := c.Containers().Stats(c.Context(ctx), &berthv1.ContainerRef{Id: id})
 			if err != nil {
-				return err
+				return nil, time.Time{}, err
 			}
-			fmt.Fprintf(w, "%s\t%s\n", id, r.Stats)
+			if *format == "json" {
+				fmt.Println(string(r.Stats))
+				continue
+			}
+			var st cgroups.Stats
+			if err := json.Unmarshal(r.Stats, &st); err != nil {
+				return nil, time.Time{}, err
+			}
+			out[id] = st
 		}
-		w.Flush()
+		return out, time.Now(), nil
+	}
+	prev, pt, err := sample()
+	if err != nil {
+		return err
+	}
+	for {
+		time.Sleep(500 * time.Millisecond)
+		cur, ct, err := sample()
+		if err != nil {
+			return err
+		}
+		if *format != "json" {
+			w := tabwriter.NewWriter(os.Stdout, 0, 0, 3, ' ', 0)
+			fmt.Fprintln(w, "CONTAINER\tCPU %\tMEM USAGE / LIMIT\tMEM %\tBLOCK I/O\tPIDS")
+			for _, id := range pos {
+				a, b := prev[id], cur[id]
+				cpu := 0.0
+				if dt := ct.Sub(pt); dt > 0 && b.CPU.Usage.Total >= a.CPU.Usage.Total {
+					cpu = float64(b.CPU.Usage.Total-a.CPU.Usage.Total) / float64(dt.Nanoseconds()) * 100
+				}
+				used := b.Memory.Usage.Usage - min(b.Memory.Cache, b.Memory.Usage.Usage)
+				limit := b.Memory.Usage.Limit
+				memPct := 0.0
+				if limit > 0 && limit < 1<<62 {
+					memPct = float64(used) / float64(limit) * 100
+				}
+				var rd, wr uint64
+				for _, e := range b.Blkio.IoServiceBytesRecursive {
+					switch strings.ToLower(e.Op) {
+					case "read":
+						rd += e.Value
+					case "write":
+						wr += e.Value
+					}
+				}
+				lim := "unlimited"
+				if limit > 0 && limit < 1<<62 {
+					lim = humanSize(int64(limit))
+				}
+				fmt.Fprintf(w, "%s\t%.2f%%\t%s / %s\t%.2f%%\t%s / %s\t%d\n", id, cpu, humanSize(int64(used)), lim, memPct, humanSize(int64(rd)), humanSize(int64(wr)), b.Pids.Current)
+			}
+			w.Flush()
+		}
 		if *noStream {
 			return nil
 		}
-		time.Sleep(time.Second)
+		prev, pt = cur, ct
 	}
 }
 

@@ -124,6 +124,9 @@ func TestEventsVolumesNetworks(t *testing.T) {
 	if c := d.inspect(t, id); c.Options.Memory != 32<<20 {
 		t.Fatalf("recorded memory %d", c.Options.Memory)
 	}
+	if out := d.berth("stats", "--no-stream", id); !strings.Contains(out, "MEM USAGE / LIMIT") || !strings.Contains(out, "/ 33.6MB") {
+		t.Fatalf("stats: %q", out)
+	}
 	d.berth("rm", "-f", id)
 	d.requireClean(t)
 }
