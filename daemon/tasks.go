@@ -383,6 +383,7 @@ func (s *ContainersService) handleExit(ctx context.Context, t *task, st *shim.Ex
 		}
 		cancel()
 	}
+	tDel := time.Now()
 	c, err := s.store.Get(ctx, t.id)
 	if err == nil {
 		s.teardownNetwork(ctx, c)
@@ -402,7 +403,7 @@ func (s *ContainersService) handleExit(ctx context.Context, t *task, st *shim.Ex
 	delete(s.tasks, t.id)
 	s.mu.Unlock()
 	unlock()
-	s.log.Debug("task exit handled", "id", t.id, "took", time.Since(t0))
+	s.log.Debug("task exit handled", "id", t.id, "took", time.Since(t0), "shim delete", tDel.Sub(t0))
 	if err != nil {
 		s.log.Warn("record exit", "id", t.id, "err", err)
 		close(t.done)
