@@ -288,8 +288,18 @@ func (s *ContainersService) create(ctx context.Context, imageName string, opts o
 			}
 		}
 	}
+	joinNS := ""
 	if mode.Kind == network.ModeContainer {
-		return container.Container{}, fmt.Errorf("--network %s: joining another container's network is not supported yet: %w", mode.String(), errdefs.ErrNotImplemented)
+		other, err := s.store.Get(ctx, mode.Container)
+		if err != nil {
+			return container.Container{}, fmt.Errorf("--network %s: %w", mode.String(), err)
+		}
+		om, _ := network.ParseNetworkMode(other.Options.NetworkMode)
+		if !om.NeedsNetNS() {
+			return container.Container{}, fmt.Errorf("--network %s: container %s has no network namespace of its own (--network %s): %w", mode.String(), other.Name, om.String(), errdefs.ErrInvalidArgument)
+		}
+		joinNS = s.netnsPath(other.ID)
+		opts.NetworkMode = "container:" + other.ID // the record names the container by id
 	}
 	if opts.Init && !filepath.IsAbs(s.initBin) {
 		return container.Container{}, fmt.Errorf("--init: berth-init not found next to berthd or on PATH: %w", errdefs.ErrFailedPrecondition)
@@ -341,7 +351,7 @@ func (s *ContainersService) create(ctx context.Context, imageName string, opts o
 		DNS: opts.DNS, DNSSearch: opts.DNSSearch, DNSOptions: opts.DNSOptions, HostNetwork: mode.Kind == network.ModeHost}); err != nil {
 		return container.Container{}, err
 	}
-	nsPath := ""
+	nsPath := joinNS
 	if mode.NeedsNetNS() {
 		nsPath = s.netnsPath(id)
 	}

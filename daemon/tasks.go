@@ -213,6 +213,12 @@ func (s *ContainersService) startTask(ctx context.Context, ref string, att *shim
 			}
 		}
 	}()
+	if mode.Kind == network.ModeContainer {
+		other := strings.TrimPrefix(mode.String(), "container:")
+		if ot := s.getTask(other); ot == nil {
+			return c, nil, nil, fmt.Errorf("cannot join network namespace of a non running container: %s: %w", other, errdefs.ErrFailedPrecondition)
+		}
+	}
 	if mode.NeedsNetNS() {
 		if _, err := os.Lstat(s.netnsPath(c.ID)); err == nil {
 			s.teardownNetwork(ctx, c) // left by a task that died unseen
