@@ -199,5 +199,4 @@ if [ "$pass" -lt "$MIN_PASS" ]; then
   exit 1
 fi
 }
-main "$@"
-exit $?
+main "$@"; exit $?
