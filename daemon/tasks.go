@@ -69,9 +69,8 @@ func pumpStdin(st ioStream, w *io.PipeWriter, resize func(w, h uint16)) {
 	for {
 		m, err := st.Recv()
 		if err != nil {
-			if w != nil {
-				w.Close()
-			}
+			// The client went away without closing stdin (detached, or
+			// gone): the process's stdin stays open, as with docker.
 			return
 		}
 		if m.Width > 0 && m.Height > 0 && resize != nil {
@@ -99,11 +98,12 @@ func (s *ContainersService) Start(st ioStream) error {
 	send := syncSender(st)
 	var att *shimclient.AttachOpts
 	var stdinW *io.PipeWriter
+	var stdinR *io.PipeReader
 	if first.Attach {
 		att = &shimclient.AttachOpts{Stdout: &frameWriter{send, berthv1.IOFrame_STDOUT}, Stderr: &frameWriter{send, berthv1.IOFrame_STDERR}}
 		if first.Stdin {
-			r, w := io.Pipe()
-			att.Stdin, att.StdinOnce, stdinW = r, true, w
+			stdinR, stdinW = io.Pipe()
+			att.Stdin, att.StdinOnce = stdinR, true
 		}
 	}
 	var size *shim.ConsoleSize
@@ -133,7 +133,12 @@ func (s *ContainersService) Start(st ioStream) error {
 	select {
 	case <-a.Done():
 	case <-ctx.Done():
+		// Detach: drop the attachment first so no end of stdin reaches
+		// the process, then free the copier.
 		a.Close()
+		if stdinR != nil {
+			stdinR.Close()
+		}
 		return ctx.Err()
 	}
 	return s.sendExit(ctx, send, t)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -404,15 +405,57 @@ func terminalIO(stdin, tty bool) (client.IO, func()) {
 // stdio and returns its exit code.
 func attachedStart(ctx context.Context, c *client.Client, id string, stdin, tty bool) (int, error) {
 	o, restore := terminalIO(stdin, tty)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if stdin && tty && o.Stdin != nil {
+		o.Stdin = &detachReader{r: o.Stdin, detach: cancel}
+	}
 	ex, err := c.StartContainer(ctx, id, true, stdin, o)
 	restore()
 	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(os.Stderr, "\r\nread escape sequence: detached from %s, it keeps running\n", shortID(id))
+			return 0, nil
+		}
 		return 0, err
 	}
 	if ex.Reason != "" {
 		fmt.Fprintf(os.Stderr, "berth: container %s: %s\n", shortID(id), ex.Reason)
 	}
 	return ex.Code, nil
+}
+
+// detachReader passes stdin through until docker's detach keys, ctrl-p
+// ctrl-q, then calls detach and never returns data again.
+type detachReader struct {
+	r      io.Reader
+	detach func()
+	prevP  bool
+	done   bool
+}
+
+func (d *detachReader) Read(p []byte) (int, error) {
+	if d.done {
+		select {} // the stream is being torn down
+	}
+	n, err := d.r.Read(p)
+	for i := 0; i < n; i++ {
+		switch {
+		case d.prevP && p[i] == 0x11:
+			d.done = true
+			d.detach()
+			keep := i - 1
+			if keep < 0 {
+				keep = 0
+			}
+			return keep, nil
+		case p[i] == 0x10:
+			d.prevP = true
+		default:
+			d.prevP = false
+		}
+	}
+	return n, err
 }
 
 func shortID(id string) string {

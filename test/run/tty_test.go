@@ -33,6 +33,28 @@ func TestRunTerminal(t *testing.T) {
 	if out := inPty(berth + ` exec -it ttyhost sh -c "stty size"`); !strings.Contains(out, "31 101") {
 		t.Fatalf("exec -it: %q", out)
 	}
-	d.berth("rm", "-f", "ttyhost")
+	// ctrl-p ctrl-q detaches; the container keeps running with its stdin open.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, script, "-qec", berth+" run -it --name detached --network none busybox sh", "/dev/null")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "the container to run", func() bool { return d.states(t)["detached"] == "running" })
+	time.Sleep(500 * time.Millisecond) // the local terminal is raw by now
+	in.Write([]byte{0x10, 0x11})
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("berth run -it after ctrl-p ctrl-q: %v", err)
+	}
+	in.Close()
+	time.Sleep(300 * time.Millisecond)
+	if s := d.states(t)["detached"]; s != "running" {
+		t.Fatalf("after detaching: %s, want running", s)
+	}
+	d.berth("rm", "-f", "ttyhost", "detached")
 	d.requireClean(t)
 }
