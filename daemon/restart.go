@@ -40,6 +40,9 @@ func (s *ContainersService) maybeRestart(ctx context.Context, c container.Contai
 		return
 	}
 	delay := restartDelay(c.Status.RestartCount)
+	if !c.Status.StartedAt.IsZero() && c.Status.FinishedAt.Sub(c.Status.StartedAt) >= 10*time.Second {
+		delay = restartDelay(0) // it ran a while: the backoff starts over, as docker's does
+	}
 	restarting := false
 	if _, err := s.store.Update(ctx, c.ID, func(c *container.Container) error {
 		if !c.Status.ManuallyStopped && (c.Status.State == container.StateExited || c.Status.State == container.StateRestarting) {
