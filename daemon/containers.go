@@ -22,6 +22,7 @@ import (
 	"github.com/berth-containers/berth/images"
 	"github.com/berth-containers/berth/internal/errdefs"
 	"github.com/berth-containers/berth/internal/namespaces"
+	"github.com/berth-containers/berth/leases"
 	"github.com/berth-containers/berth/mount"
 	"github.com/berth-containers/berth/network"
 	"github.com/berth-containers/berth/network/netns"
@@ -329,7 +330,19 @@ func (s *ContainersService) create(ctx context.Context, imageName string, opts o
 			}
 		}
 	}()
-	mounts, err := sn.Prepare(ctx, id, parent)
+	// Until the record holds the snapshot (a GC root), a transfer lease
+	// does: a collection in between cannot take it, and a crash leaves a
+	// lease that the next start deletes.
+	l, err := s.st.Image.Leases.Create(ctx, leases.WithExpiration(time.Hour), leases.WithLabels(map[string]string{image.LabelPullLease: "create container " + id}))
+	if err != nil {
+		return container.Container{}, fmt.Errorf("create lease: %w", err)
+	}
+	defer func() {
+		if err := s.st.Image.Leases.Delete(context.WithoutCancel(ctx), l); err != nil {
+			s.log.Warn("delete create lease", "lease", l.ID, "err", err)
+		}
+	}()
+	mounts, err := sn.Prepare(leases.WithLease(ctx, l.ID), id, parent)
 	if err != nil {
 		return container.Container{}, fmt.Errorf("prepare snapshot for container %s: %w", container.ShortID(id), err)
 	}
