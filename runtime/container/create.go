@@ -309,7 +309,7 @@ func writePidFile(path string, pid int) error {
 	if err != nil {
 		return fmt.Errorf("--pid-file %s: %w", path, err)
 	}
-	if err := state.WriteFileAtomic(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+	if err := state.WriteFileReplace(abs, []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		return fmt.Errorf("--pid-file: %w", err)
 	}
 	return nil

@@ -140,7 +140,7 @@ func (h *Handle) Save(st *State) error {
 	if err != nil {
 		return fmt.Errorf("container %q: encode state: %w", h.ID, err)
 	}
-	return WriteFileAtomic(h.Path(StateFile), b, 0o600)
+	return WriteFileReplace(h.Path(StateFile), b, 0o600)
 }
 
 // Load reads state.json of a locked handle.
@@ -192,13 +192,26 @@ func List(root string) ([]string, error) {
 
 // WriteFileAtomic writes data to path through a temp file, fsync and rename.
 func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
+	return writeReplace(path, data, mode, true)
+}
+
+// WriteFileReplace writes data to path through a temp file and rename, without
+// fsync: readers and a runtime killed at any point see the old file or the new
+// one, never a torn one. It is for state that describes live processes (state.json,
+// pid files): after a machine crash those processes are gone, so forcing the
+// bytes to disk would buy nothing and cost a disk flush on every create/start.
+func WriteFileReplace(path string, data []byte, mode os.FileMode) error {
+	return writeReplace(path, data, mode, false)
+}
+
+func writeReplace(path string, data []byte, mode os.FileMode, sync bool) error {
 	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_CLOEXEC, mode)
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(data)
-	if err == nil {
+	if err == nil && sync {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
