@@ -394,7 +394,7 @@ func (s *ContainersService) create(ctx context.Context, imageName string, opts o
 	}
 	cleanups = append(cleanups, func() { os.RemoveAll(s.logDir(ns, id)) })
 	rec := container.Container{ID: id, Name: strings.TrimPrefix(opts.Name, "/"), Image: imageName, ImageDigest: imgDigest,
-		Snapshotter: s.st.SnapshotterName, SnapshotKey: id, Runtime: handler, Spec: spec, Labels: opts.Labels,
+		Snapshotter: s.st.SnapshotterName, SnapshotKey: id, Runtime: handler, Spec: spec, Labels: oci.MergeLabels(imgCfg.Config.Labels, opts.Labels),
 		Options: opts, RestartPolicy: opts.RestartPolicy, Volumes: oci.VolumesOf(spec),
 		Status: container.Status{State: container.StateCreated}}
 	if rec.Name == "" {

@@ -275,9 +275,13 @@ func (s *ContainersService) startTask(ctx context.Context, ref string, att *shim
 	cleanups = append(cleanups, func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		_ = sc.Kill(dctx, "", syscall.SIGKILL, true)
-		if _, err := sc.Delete(dctx, ""); err != nil {
-			_ = sc.Shutdown(dctx)
+		// The container may already run (a failure after Start): the
+		// runtime's delete --force kills it; a shim that never created
+		// one is shut down.
+		if _, err := sc.ForceDelete(dctx); err != nil {
+			if serr := sc.Shutdown(dctx); serr != nil {
+				s.log.Warn("undo a failed start", "id", c.ID, "delete", err, "shutdown", serr)
+			}
 		}
 	})
 	co := shim.CreateOpts{Terminal: c.Options.Tty, Stdin: c.Options.OpenStdin,
@@ -897,28 +901,45 @@ func mergeEnv(base, extra []string) []string {
 	return out
 }
 
-// dropShim ends whatever shim is left in dir: one that answers is killed
-// and deleted, a dead one recovered.
+// dropShim ends whatever shim is left in dir: one that answers is let
+// finish a create still in progress (ending it earlier would leave the
+// runtime's container behind once the create completes), then
+// force-deleted, or shut down if it never created one; a dead one is
+// recovered.
 func (s *ContainersService) dropShim(ctx context.Context, dir string) {
-	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 40*time.Second)
 	defer cancel()
 	if sc, err := shimclient.Connect(dctx, dir); err == nil {
-		if st, err := sc.State(dctx, ""); err == nil && st.Status != shim.StatusStopped {
-			if sc.Kill(dctx, "", syscall.SIGKILL, true) == nil {
-				wctx, wcancel := context.WithTimeout(dctx, 5*time.Second)
-				_, _ = sc.Wait(wctx, "")
-				wcancel()
-			}
-		}
-		if _, err := sc.Delete(dctx, ""); err == nil {
+		s.settleCreate(dctx, sc)
+		_, derr := sc.ForceDelete(dctx)
+		if derr == nil {
 			return
 		}
-		_ = sc.Shutdown(dctx)
+		if serr := sc.Shutdown(dctx); serr != nil {
+			s.log.Warn("drop shim", "dir", dir, "delete", derr, "shutdown", serr)
+		}
 		return
 	}
 	if _, err := shimclient.Recover(dctx, dir); err != nil && !errdefs.IsNotFound(err) {
 		s.log.Warn("recover shim", "dir", dir, "err", err)
 		os.RemoveAll(dir)
+	}
+}
+
+// settleCreate waits (bounded by ctx) while the shim's create is still in
+// progress: an init is registered but has no pid yet.
+func (s *ContainersService) settleCreate(ctx context.Context, sc shimAPI) {
+	for {
+		st, err := sc.State(ctx, "")
+		if err != nil || st.Pid > 0 || st.Status != shim.StatusCreated {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			s.log.Warn("shim create still in progress", "dir", sc.StateDir())
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 
@@ -943,15 +964,19 @@ func (s *ContainersService) Recover(ctx context.Context) error {
 		}
 	}
 	// Shims and bundles without a record: a create or rm cut short.
+	var orphanNetns []string
 	dirs, _ := shimclient.List(filepath.Join(s.cfg.State, "shims"))
 	for _, d := range dirs {
 		ns, id := filepath.Base(filepath.Dir(d)), filepath.Base(d)
 		if !known[ns+"/"+id] {
 			s.log.Info("removing the shim of a container without a record", "namespace", ns, "id", id)
 			s.dropShim(ctx, d)
-			_ = netns.Remove(s.netnsPath(id))
+			orphanNetns = append(orphanNetns, s.netnsPath(id))
 		}
 	}
+	// The network manager detaches what the orphans held (masquerade
+	// rules, IPAM leases), then removes their namespaces; without one,
+	// only the namespaces are there to remove.
 	if r, ok := s.net.(interface {
 		Reconcile(ctx context.Context, live func(containerID string) bool) ([]string, error)
 	}); ok {
@@ -963,6 +988,14 @@ func (s *ContainersService) Recover(ctx context.Context) error {
 			s.log.Warn("network reconcile", "err", err)
 		} else if len(gone) > 0 {
 			s.log.Info("detached containers berthd no longer has", "ids", gone)
+		}
+	} else {
+		for _, p := range orphanNetns {
+			if _, err := os.Lstat(p); err == nil {
+				if err := netns.Remove(p); err != nil {
+					s.log.Warn("remove netns", "path", p, "err", err)
+				}
+			}
 		}
 	}
 	bundles, _ := filepath.Glob(filepath.Join(s.cfg.State, "containers", "*", "*"))

@@ -1,12 +1,3 @@
-//go:build pending
-
-// This file is left out of the suite (build tag "pending") until berthd
-// recovers a shim that was started but whose task create had not finished
-// when berthd died: today such a container stays "created" with a task
-// registered whose monitor never ends, and `berth start` answers "is already
-// running" for good. Run it with:
-//   go test -tags pending -run 'TestDaemonKilledDuring' ./test/reliability
-
 package reliability
 
 import (
