@@ -29,10 +29,12 @@ func TestBadFlagValuesChangeNothing(t *testing.T) {
 		{[]string{"run", "--memory", "12zb", "busybox", "true"}, "12zb"},
 		{[]string{"run", "--pids-limit", "many", "busybox", "true"}, "many"},
 		{[]string{"run", "--cpus", "-2", "busybox", "true"}, "-2"},
+		{[]string{"run", "--cpus", "lots", "busybox", "true"}, "lots"},
+		{[]string{"run", "--restart", "sometimes", "busybox", "true"}, "sometimes"},
 		{[]string{"run", "--network", "none", "127.0.0.1:1/no/such-image:latest", "true"}, "127.0.0.1:1/no/such-image"},
 		{[]string{"run", "--network", "nosuchnet", "busybox", "true"}, "nosuchnet"},
 		{[]string{"run", "-d", "--runtime", "nosuch", "--network", "none", "busybox", "true"}, "nosuch"},
-		{[]string{"run", "--name", "taken", "--network", "none", "busybox", "true"}, "taken"},
+		{[]string{"run", "--name", "taken", "--network", "none", "busybox", "true"}, `"/taken" is already in use`},
 		{[]string{"create", "--name", "taken", "--network", "none", "busybox", "true"}, "taken"},
 		{[]string{"run", "--name", "bad/name", "--network", "none", "busybox", "true"}, "bad/name"},
 		{[]string{"run", "--ulimit", "nofile=abc", "--network", "none", "busybox", "true"}, "abc"},
@@ -41,6 +43,7 @@ func TestBadFlagValuesChangeNothing(t *testing.T) {
 		{[]string{"exec", "taken", "true"}, "is not running"},
 		{[]string{"exec", "nosuchcontainer", "true"}, "nosuchcontainer"},
 		{[]string{"stop", "nosuchcontainer"}, "nosuchcontainer"},
+		{[]string{"start", "nosuchcontainer"}, "No such container: nosuchcontainer"},
 	} {
 		code, _, errOut := d.exitCode(tc.args...)
 		if code == 0 || !strings.Contains(errOut, tc.want) {

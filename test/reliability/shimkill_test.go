@@ -9,8 +9,8 @@ import (
 )
 
 // TestShimKilled: the berth-shim of a running container is SIGKILLed; the
-// container is reported exited with a status that says so, and after rm
-// nothing of it is left (process, cgroup, mount, state directory).
+// container is reported exited (137) with a status that says so, it can
+// be started again, and after rm nothing of it is left (process, cgroup, mount, state directory).
 func TestShimKilled(t *testing.T) {
 	d := startDaemon(t)
 	d.loadBusybox()
@@ -39,11 +39,11 @@ func TestShimKilled(t *testing.T) {
 		t.Fatalf("container inspect victim: %v\n%s", err, raw)
 	}
 	st := recs[0].Status
-	if st.State != "exited" || st.ExitCode == 0 || !strings.Contains(st.Error, "shim") {
-		t.Fatalf("status after the shim was killed: %+v, want exited, non-zero code, an error naming the shim", st)
+	if st.State != "exited" || st.ExitCode != 137 || !strings.Contains(st.Error, "shim died") {
+		t.Fatalf("status after the shim was killed: %+v, want exited, code 137, an error saying the shim died", st)
 	}
 	status := d.berth("ps", "-a", "--filter", "name=victim", "--format", "{{.Status}}")
-	if !strings.HasPrefix(status, "Exited (") {
+	if !strings.HasPrefix(status, "Exited (137)") {
 		t.Fatalf("ps status %q", status)
 	}
 	// The container's processes and cgroups did not outlive their shim.
@@ -51,7 +51,12 @@ func TestShimKilled(t *testing.T) {
 	if out := d.berth("ps", "--format", "{{.Names}}"); out != "bystander\n" {
 		t.Fatalf("running after the shim kill: %q, want only bystander", out)
 	}
-	d.berth("rm", "victim")
+	// It can be started again (a new shim), and removed.
+	d.berth("start", "victim")
+	if got := d.berth("ps", "--filter", "name=victim", "--format", "{{.State}}"); got != "running\n" {
+		t.Fatalf("victim after start: %q, want running", got)
+	}
+	d.berth("rm", "-f", "victim")
 	d.requireNoLeaksOf(t, id, true)
 	d.berth("rm", "-f", "bystander")
 	d.requireNoLeaks(t, id, other)

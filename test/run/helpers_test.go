@@ -3,6 +3,7 @@ package run
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-containers/berth/container"
 	"github.com/berth-containers/berth/internal/testimage"
 	"github.com/berth-containers/berth/internal/testutil"
 	"github.com/berth-containers/berth/mount"
@@ -292,4 +294,25 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func (d *daemon) inspect(t *testing.T, ref string) container.Container {
+	t.Helper()
+	var cs []container.Container
+	if err := json.Unmarshal([]byte(d.berth("container", "inspect", ref)), &cs); err != nil || len(cs) != 1 {
+		t.Fatalf("container inspect %s: %v (%d records)", ref, err, len(cs))
+	}
+	return cs[0]
+}
+
+func (d *daemon) states(t *testing.T) map[string]string {
+	t.Helper()
+	out := d.berth("ps", "-a", "--format", "{{.Names}} {{.State}}")
+	m := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(line); len(f) == 2 {
+			m[f[0]] = f[1]
+		}
+	}
+	return m
 }

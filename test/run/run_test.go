@@ -123,38 +123,6 @@ func TestRunPublishedPort(t *testing.T) {
 	}
 }
 
-// TestRunBadInput: each bad value gets a clear error naming it and changes
-// nothing.
-func TestRunBadInput(t *testing.T) {
-	d := startDaemon(t)
-	d.loadBusybox()
-	d.berth("create", "--name", "taken", "--network", "none", "busybox", "true")
-	for _, tc := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"run", "-p", "70000:80", "busybox", "true"}, "70000"},
-		{[]string{"run", "--memory=-1", "busybox", "true"}, "-1"},
-		{[]string{"run", "--cpus", "lots", "busybox", "true"}, "lots"},
-		{[]string{"run", "--restart", "sometimes", "busybox", "true"}, "sometimes"},
-		{[]string{"run", "--network", "none", "127.0.0.1:1/no/such-image:latest", "true"}, "127.0.0.1:1/no/such-image"},
-		{[]string{"run", "--name", "taken", "--network", "none", "busybox", "true"}, `"/taken" is already in use`},
-		{[]string{"run", "--runtime", "nosuch", "--network", "none", "busybox", "true"}, "nosuch"},
-		{[]string{"exec", "taken", "true"}, "is not running"},
-		{[]string{"start", "nosuchcontainer"}, "No such container: nosuchcontainer"},
-	} {
-		code, _, errOut := d.exitCode(tc.args...)
-		if code == 0 || !strings.Contains(errOut, tc.want) {
-			t.Errorf("berth %s: code %d, stderr %q; want an error naming %q", strings.Join(tc.args, " "), code, errOut, tc.want)
-		}
-	}
-	if out := d.berth("ps", "-a", "--format", "{{.Names}}"); out != "taken\n" {
-		t.Fatalf("containers after bad input: %q", out)
-	}
-	d.berth("rm", "taken")
-	d.requireClean(t)
-}
-
 func freePort(t *testing.T) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
