@@ -516,3 +516,55 @@ func TestSpecCommand(t *testing.T) {
 		t.Fatalf("spec over an existing config: exit %d %q", code, errs)
 	}
 }
+
+// TestInitJoinsEveryCgroup: a created container's init is in the container's
+// cgroup in every hierarchy (each v1 one and the cgroup2 one), whether it
+// joined them itself (the usual case) or the runtime moved it (a user
+// namespace), and with a cgroup namespace of its own.
+func TestInitJoinsEveryCgroup(t *testing.T) {
+	r := newRT(t)
+	withNS := func(typ specs.LinuxNamespaceType) func(*specs.Spec) {
+		return func(s *specs.Spec) {
+			for _, ns := range s.Linux.Namespaces {
+				if ns.Type == typ {
+					return
+				}
+			}
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: typ})
+		}
+	}
+	userns := func(s *specs.Spec) {
+		withNS(specs.UserNamespace)(s)
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 65536}}
+	}
+	for name, edit := range map[string]func(*specs.Spec){
+		"plain":    nil,
+		"cgroupns": withNS(specs.CgroupNamespace),
+		"userns":   userns,
+	} {
+		t.Run(name, func(t *testing.T) {
+			id := uniqueID(t)
+			r.cleanup(id)
+			r.ok("create", "--bundle", testutil.Bundle(t, edit, "true"), id)
+			st := r.state(id)
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.Pid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+			if len(lines) < 2 {
+				t.Fatalf("/proc/%d/cgroup: %q", st.Pid, b)
+			}
+			for _, l := range lines {
+				// "ID:controllers:path"
+				parts := strings.SplitN(l, ":", 3)
+				if len(parts) != 3 || parts[2] != "/berth/"+id {
+					t.Errorf("init %d is not in its cgroup: %q", st.Pid, l)
+				}
+			}
+			r.ok("delete", "--force", id)
+			assertGone(t, r, id, st.Pid)
+		})
+	}
+}

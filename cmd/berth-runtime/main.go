@@ -158,8 +158,10 @@ func realMain(args []string) int {
 		}
 	}()
 	switch rest[0] {
-	case "create", "run", "exec":
+	case "create", "run":
 		// Started before flags and config are even read: see Prewarm.
+		g.runtime().PrewarmCreate()
+	case "exec":
 		g.runtime().Prewarm()
 	}
 	for _, c := range commands {

@@ -84,6 +84,22 @@ type Killer interface {
 	Kill() error
 }
 
+// SelfJoiner is implemented by managers whose cgroups a single-threaded
+// process can join by itself (cgroup v1 and hybrid hosts): it writes "0" to
+// each TaskFiles entry, which moves only the writer and so skips the kernel's
+// global threadgroup lock (and the RCU grace period that lock waits for),
+// and on a hybrid host it is forked straight into UnifiedDir
+// (CLONE_INTO_CGROUP), which needs no lock either. Apply(0) must have created
+// the directories (and Set written the limits) before the tasks files are
+// written; UnifiedDir carries no limits on a hybrid host.
+type SelfJoiner interface {
+	// TaskFiles lists the "tasks" file of the container's cgroup in every
+	// v1 hierarchy, once each.
+	TaskFiles() []string
+	// UnifiedDir is the container's cgroup2 directory ("" on pure v1).
+	UnifiedDir() string
+}
+
 // Freezer states returned by FreezerState.
 const (
 	Thawed   = "thawed"

@@ -69,6 +69,20 @@ func (m *v1Manager) write(dir, file, value string) error {
 	return writeFile(dir, file, value)
 }
 
+// TaskFiles implements SelfJoiner.
+func (m *v1Manager) TaskFiles() []string {
+	var out []string
+	for _, d := range m.dirs() {
+		if d != m.s.Paths[Unified] {
+			out = append(out, filepath.Join(d, "tasks"))
+		}
+	}
+	return out
+}
+
+// UnifiedDir implements SelfJoiner.
+func (m *v1Manager) UnifiedDir() string { return m.s.Paths[Unified] }
+
 // Apply creates the cgroup in every hierarchy and moves pid in. A pid <= 0
 // only creates the directories.
 func (m *v1Manager) Apply(pid int) error {

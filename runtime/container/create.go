@@ -20,6 +20,7 @@ import (
 	"github.com/berth-containers/berth/runtime/hooks"
 	"github.com/berth-containers/berth/runtime/initproc"
 	"github.com/berth-containers/berth/runtime/linuxproc"
+	"github.com/berth-containers/berth/runtime/nsexec"
 	"github.com/berth-containers/berth/runtime/spec"
 	"github.com/berth-containers/berth/runtime/state"
 )
@@ -59,7 +60,6 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	if err := spec.ValidateID(o.ID); err != nil {
 		return nil, err
 	}
-	r.Prewarm()
 	t0 := time.Now()
 	log := r.log()
 	phase := func(name string) { log.Debug("create", "id", o.ID, "phase", name, "elapsed", time.Since(t0)) }
@@ -157,7 +157,14 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 		defer consoleSock.Close()
 	}
 
+	var selfJoin cgroups.SelfJoiner
+	if sj, ok := cg.(cgroups.SelfJoiner); ok && canSelfJoin(boot, r.Rootless) {
+		selfJoin = sj
+	} else {
+		r.Prewarm()
+	}
 	req := &spawnReq{
+		selfJoin:    selfJoin,
 		boot:        boot,
 		preserveFDs: o.PreserveFDs,
 		fifo:        fifo,
@@ -281,6 +288,22 @@ func loadSpec(bundle string) (*specs.Spec, error) {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(bundle, spec.ConfigName), verr)
 	}
 	return s, nil
+}
+
+// canSelfJoin: the C stage can open and write the host's cgroup files itself
+// only with the runtime's credentials and mount namespace (no user namespace,
+// no joined mount namespace); rootless cgroups are best effort and stay with
+// the parent.
+func canSelfJoin(b nsexec.Bootstrap, rootless bool) bool {
+	if rootless || b.CloneFlags&unix.CLONE_NEWUSER != 0 {
+		return false
+	}
+	for _, j := range b.Join {
+		if j.Flag == unix.CLONE_NEWUSER || j.Flag == unix.CLONE_NEWNS {
+			return false
+		}
+	}
+	return true
 }
 
 func hasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {

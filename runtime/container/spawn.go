@@ -52,6 +52,9 @@ type spawnReq struct {
 	// overlapCgroup lets init start before its cgroups are written (create:
 	// init waits for the parent before any container code runs).
 	overlapCgroup bool
+	// selfJoin: init joins its cgroups itself (see cgroups.SelfJoiner),
+	// once they are made and their limits written.
+	selfJoin cgroups.SelfJoiner
 }
 
 // spawned is a running init whose C stage is done and which has its config.
@@ -117,6 +120,25 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 	req.cfg.ConsoleFD = add(req.console)
 	req.cfg.PreserveFDs = req.preserveFDs
 
+	var sys *syscall.SysProcAttr
+	if req.selfJoin != nil {
+		req.boot.SelfJoin = true
+		if dir := req.selfJoin.UnifiedDir(); dir != "" {
+			// The cgroup2 directory of a hybrid host holds no limits: made
+			// now, init is forked into it (CLONE_INTO_CGROUP).
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				parent.Close()
+				return nil, fmt.Errorf("cgroups: create %s: %w", dir, err)
+			}
+			cgfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				parent.Close()
+				return nil, fmt.Errorf("cgroups: open %s: %w", dir, err)
+			}
+			defer unix.Close(cgfd)
+			sys = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: cgfd}
+		}
+	}
 	stdio := req.stdio.orDefault()
 	// syscall.ForkExec rather than os/exec: no pidfd probe, no helper
 	// goroutines; the runtime waits for its children itself.
@@ -127,6 +149,7 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"berth-runtime", "init"}, &syscall.ProcAttr{
 		Env:   []string{nsexec.EnvInitPipe + "=" + strconv.Itoa(syncFD), "GOMAXPROCS=1", "GOGC=off"},
 		Files: files,
+		Sys:   sys,
 	})
 	if err != nil {
 		parent.Close()
@@ -139,7 +162,7 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 		}
 	}()
 	child.Close()
-	if req.cgroup != nil && req.resources != nil {
+	if req.cgroup != nil && (req.resources != nil || req.selfJoin != nil) {
 		// A new container's cgroups are made and their limits written while
 		// the C stage runs; the init joins them only once that is done, so
 		// it never runs under half-written rules (a deny-all device rule
@@ -148,7 +171,9 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 		go func() {
 			err := req.cgroup.Apply(0)
 			if err == nil {
-				err = req.cgroup.Set(req.resources)
+				if req.resources != nil {
+					err = req.cgroup.Set(req.resources)
+				}
 				// Rootless: cgroups the user may not create are skipped,
 				// and so are their limits.
 				if req.rootless && (errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission)) {
@@ -192,7 +217,20 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 	// the parent finishes before it answers "mounted", so no container code
 	// runs outside them.
 	cgroupNS := req.boot.CloneFlags&unix.CLONE_NEWCGROUP != 0
-	if cgroupNS || !req.overlapCgroup {
+	if req.selfJoin != nil {
+		// Init waits in the C stage (single-threaded) until its cgroups are
+		// ready, then joins them itself.
+		if err := p.waitPrep(); err != nil {
+			return p, err
+		}
+		frame, err := nsexec.CgroupFrame(req.selfJoin.TaskFiles())
+		if err != nil {
+			return p, err
+		}
+		if err := nsexec.WriteFrame(parent, frame); err != nil {
+			return p, err
+		}
+	} else if cgroupNS || !req.overlapCgroup {
 		if err := p.applyCgroup(req); err != nil {
 			return p, err
 		}
@@ -210,7 +248,7 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 	if err := nsexec.WriteFrame(parent, b); err != nil {
 		return p, fmt.Errorf("send init config: %w", err)
 	}
-	if !cgroupNS && req.overlapCgroup {
+	if !cgroupNS && req.overlapCgroup && req.selfJoin == nil {
 		if err := p.applyCgroup(req); err != nil {
 			return p, err
 		}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/berth-containers/berth/runtime/cgroups"
 )
 
 // Prewarm starts, once per process and in the background, what makes the
@@ -16,6 +18,18 @@ func (r *Runtime) Prewarm() {
 		return
 	}
 	prewarmOnce.Do(func() { go warmCgroupAttach(r.CgroupRoot) })
+}
+
+// PrewarmCreate is Prewarm for create and run, which call it before their
+// configuration is read: only on a cgroup2-only host. Elsewhere a new init
+// joins its cgroups itself without the lock (see cgroups.SelfJoiner), and a
+// prewarm still waiting for its grace period would only hold the cgroup
+// mutex that join needs; Create prewarms itself when it cannot self-join.
+func (r *Runtime) PrewarmCreate() {
+	if r.Rootless || cgroups.Mode(r.CgroupRoot) != cgroups.ModeV2 {
+		return
+	}
+	r.Prewarm()
 }
 
 var prewarmOnce sync.Once

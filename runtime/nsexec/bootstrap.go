@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,6 +19,7 @@ const (
 	attrCloneFlags   = 1
 	attrNSPath       = 2
 	attrTimensOffset = 3
+	attrSelfJoin     = 4
 )
 
 // maxFrame bounds any frame read from the other side.
@@ -34,6 +36,10 @@ type Bootstrap struct {
 	CloneFlags  uint32   // namespaces to create
 	Join        []NSPath // namespaces to join, in any order (user is joined first)
 	TimeOffsets string   // written to /proc/self/timens_offsets when a time ns is new
+	// SelfJoin: after reporting its pid, the final process waits for the
+	// parent's cgroup frame (see CgroupFrame) and joins the cgroup v1 "tasks"
+	// files it lists itself, while it is still single-threaded.
+	SelfJoin bool
 }
 
 // Encode returns the bootstrap payload (without the frame header).
@@ -50,6 +56,9 @@ func (b *Bootstrap) Encode() []byte {
 	}
 	if b.TimeOffsets != "" {
 		put(attrTimensOffset, []byte(b.TimeOffsets))
+	}
+	if b.SelfJoin {
+		put(attrSelfJoin, nil)
 	}
 	return out
 }
@@ -83,6 +92,11 @@ func Decode(msg []byte) (*Bootstrap, error) {
 			b.Join = append(b.Join, NSPath{Flag: binary.NativeEndian.Uint32(data), Path: string(data[4:])})
 		case attrTimensOffset:
 			b.TimeOffsets = string(data)
+		case attrSelfJoin:
+			if n != 0 {
+				return nil, fmt.Errorf("bootstrap: self-join attribute has length %d", n)
+			}
+			b.SelfJoin = true
 		default:
 			return nil, fmt.Errorf("bootstrap: unknown attribute %d", t)
 		}
@@ -114,6 +128,24 @@ func ReadFrame(r io.Reader) ([]byte, error) {
 		return nil, err
 	}
 	return buf, nil
+}
+
+// CgroupFrame is the parent's go-ahead to a final process that waits for its
+// cgroups (a new cgroup namespace, or SelfJoin): 'c', then the cgroup v1
+// "tasks" files it must join itself, each followed by a NUL. Writing "0" to a
+// tasks file moves only the writing thread, which for a single-threaded
+// process is the whole process, and it spares the kernel's global
+// threadgroup lock that a pid written by another process takes (and the RCU
+// grace period that lock waits for).
+func CgroupFrame(tasks []string) ([]byte, error) {
+	out := []byte{'c'}
+	for _, t := range tasks {
+		if t == "" || strings.IndexByte(t, 0) >= 0 {
+			return nil, fmt.Errorf("cgroup tasks file %q: empty or contains NUL", t)
+		}
+		out = append(append(out, t...), 0)
+	}
+	return out, nil
 }
 
 // Reply kinds sent by the C stage.

@@ -13,6 +13,7 @@ func TestBootstrapRoundTrip(t *testing.T) {
 		CloneFlags:  unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUSER,
 		Join:        []NSPath{{Flag: unix.CLONE_NEWNET, Path: "/var/run/netns/x"}, {Flag: unix.CLONE_NEWIPC, Path: "/proc/1/ns/ipc"}},
 		TimeOffsets: "monotonic 5 0\n",
+		SelfJoin:    true,
 	}
 	out, err := Decode(in.Encode())
 	if err != nil {
@@ -25,11 +26,12 @@ func TestBootstrapRoundTrip(t *testing.T) {
 
 func TestDecodeRejects(t *testing.T) {
 	for name, msg := range map[string][]byte{
-		"short header": {1, 0, 0},
-		"overrun":      {1, 0, 0, 0, 9, 0, 0, 0, 1},
-		"bad flags":    {1, 0, 0, 0, 1, 0, 0, 0, 1},
-		"unknown":      {99, 0, 0, 0, 0, 0, 0, 0},
-		"short path":   {2, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4},
+		"short header":   {1, 0, 0},
+		"overrun":        {1, 0, 0, 0, 9, 0, 0, 0, 1},
+		"bad flags":      {1, 0, 0, 0, 1, 0, 0, 0, 1},
+		"unknown":        {99, 0, 0, 0, 0, 0, 0, 0},
+		"short path":     {2, 0, 0, 0, 4, 0, 0, 0, 1, 2, 3, 4},
+		"self-join data": {4, 0, 0, 0, 1, 0, 0, 0, 1},
 	} {
 		if _, err := Decode(msg); err == nil {
 			t.Errorf("%s: decoded without error", name)
@@ -64,4 +66,14 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-decode: %v", err)
 		}
 	})
+}
+
+func TestCgroupFrame(t *testing.T) {
+	got, err := CgroupFrame([]string{"/a/tasks", "/b/tasks"})
+	if err != nil || string(got) != "c/a/tasks\x00/b/tasks\x00" {
+		t.Fatalf("CgroupFrame = %q, %v", got, err)
+	}
+	if _, err := CgroupFrame([]string{"/a\x00b"}); err == nil {
+		t.Fatal("NUL in a path accepted")
+	}
 }

@@ -26,6 +26,7 @@
 #define T_CLONE_FLAGS 1
 #define T_NS_PATH 2
 #define T_TIMENS_OFFSETS 3
+#define T_SELF_JOIN 4
 
 #define MAX_NS_PATHS 16
 #define MAX_MSG (64 * 1024)
@@ -148,6 +149,7 @@ __attribute__((constructor)) static void berth_nsexec(int argc, char **argv, cha
 	int npaths = 0;
 	char *timens = NULL;
 	uint32_t timens_len = 0;
+	int selfjoin = 0;
 
 	uint32_t off = 0;
 	while (off + 8 <= len) {
@@ -185,6 +187,11 @@ __attribute__((constructor)) static void berth_nsexec(int argc, char **argv, cha
 		case T_TIMENS_OFFSETS:
 			timens = data;
 			timens_len = alen;
+			break;
+		case T_SELF_JOIN:
+			if (alen != 0)
+				bail("nsexec: self-join attribute has length %u", alen);
+			selfjoin = 1;
 			break;
 		default:
 			bail("nsexec: unknown bootstrap attribute %u", type);
@@ -272,12 +279,34 @@ __attribute__((constructor)) static void berth_nsexec(int argc, char **argv, cha
 	} else {
 		send_frame('P', &pid, 4);
 	}
-	if (cloneflags & CLONE_NEWCGROUP) {
+	if ((cloneflags & CLONE_NEWCGROUP) || selfjoin) {
+		// The parent's go-ahead: 'c', then the v1 tasks files to join, each
+		// NUL-terminated. This process is still single-threaded, so writing
+		// "0" moves all of it, without the kernel's global threadgroup lock.
 		uint32_t rl;
-		char ack[2];
-		if (read_full(syncfd, &rl, 4) < 0 || rl != 1 || read_full(syncfd, ack, 1) < 0 || ack[0] != 'c')
+		if (read_full(syncfd, &rl, 4) < 0 || rl < 1 || rl > MAX_MSG)
 			bail("nsexec: parent did not place the process in its cgroup");
-		if (unshare(CLONE_NEWCGROUP) < 0)
+		char *cg = malloc(rl + 1);
+		if (cg == NULL)
+			bail("nsexec: out of memory");
+		if (read_full(syncfd, cg, rl) < 0 || cg[0] != 'c')
+			bail("nsexec: parent did not place the process in its cgroup");
+		cg[rl] = '\0';
+		for (uint32_t i = 1; i < rl;) {
+			char *p = cg + i;
+			size_t n = strlen(p);
+			if (n > 0) {
+				int tfd = open(p, O_WRONLY | O_CLOEXEC);
+				if (tfd < 0)
+					bail("cgroups: open %s", p);
+				if (write_full(tfd, "0", 1) < 0)
+					bail("cgroups: join %s", p);
+				close(tfd);
+			}
+			i += (uint32_t)n + 1;
+		}
+		free(cg);
+		if ((cloneflags & CLONE_NEWCGROUP) && unshare(CLONE_NEWCGROUP) < 0)
 			bail("linux.namespaces: create cgroup namespace");
 	}
 	free(msg);
