@@ -378,6 +378,13 @@ func (s *ContainersService) monitor(t *task) {
 			st = rst
 			break
 		}
+		if errdefs.IsNotFound(err) {
+			// The shim has no task (its create never completed, or it
+			// was deleted): there is nothing to wait for.
+			s.log.Warn("task lost: the shim has no container", "id", t.id, "err", err)
+			st = &shim.ExitStatus{Code: 137, Signal: 9, ExitedAt: time.Now().UTC(), Reason: "task lost: the shim has no container"}
+			break
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	s.handleExit(ctx, t, st)
