@@ -146,27 +146,13 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 	for _, f := range extra {
 		files = append(files, f.Fd())
 	}
-	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"berth-runtime", "init"}, &syscall.ProcAttr{
-		Env:   []string{nsexec.EnvInitPipe + "=" + strconv.Itoa(syncFD), "GOMAXPROCS=1", "GOGC=off"},
-		Files: files,
-		Sys:   sys,
-	})
-	if err != nil {
-		parent.Close()
-		return nil, fmt.Errorf("start init: %w", err)
-	}
-	p := &spawned{first: first, sync: parent}
-	defer func() {
-		if retErr != nil {
-			p.kill()
-		}
-	}()
-	child.Close()
+	p := &spawned{sync: parent}
 	if req.cgroup != nil && (req.resources != nil || req.selfJoin != nil) {
 		// A new container's cgroups are made and their limits written while
-		// the C stage runs; the init joins them only once that is done, so
-		// it never runs under half-written rules (a deny-all device rule
-		// before its allow list, say).
+		// the init starts (from before the fork: the fork and exec take the
+		// calling thread a while); the init joins them only once that is
+		// done, so it never runs under half-written rules (a deny-all device
+		// rule before its allow list, say).
 		p.prep = make(chan error, 1)
 		go func() {
 			err := req.cgroup.Apply(0)
@@ -183,6 +169,24 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 			p.prep <- err
 		}()
 	}
+	first, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{"berth-runtime", "init"}, &syscall.ProcAttr{
+		Env:   []string{nsexec.EnvInitPipe + "=" + strconv.Itoa(syncFD), "GOMAXPROCS=1", "GOGC=off"},
+		Files: files,
+		Sys:   sys,
+	})
+	if err != nil {
+		// The caller removes the cgroups next: nothing may still be making them.
+		_ = p.waitPrep()
+		parent.Close()
+		return nil, fmt.Errorf("start init: %w", err)
+	}
+	p.first = first
+	defer func() {
+		if retErr != nil {
+			p.kill()
+		}
+	}()
+	child.Close()
 
 	if err := nsexec.WriteFrame(parent, req.boot.Encode()); err != nil {
 		return p, fmt.Errorf("send bootstrap: %w", err)
