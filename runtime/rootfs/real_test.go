@@ -693,7 +693,9 @@ func TestRealProcSymlinkDestination(t *testing.T) {
 // CVE-2021-30465 class, raced: while the mounts are made, another thread
 // keeps exchanging a directory of the image with a symlink to a host
 // directory. Every mount must land inside the root.
-var raceStop = make(chan struct{})
+// raceStop ends the renaming goroutine; raceDone says it has ended (a rename
+// in flight would make the later read-only remount of / fail with EBUSY).
+var raceStop, raceDone = make(chan struct{}), make(chan struct{})
 
 func init() {
 	scenarios["race"] = scenario{
@@ -710,6 +712,7 @@ func init() {
 			}
 			a, b := filepath.Join(root, "racedir"), filepath.Join(root, "racelink")
 			go func() {
+				defer close(raceDone)
 				for {
 					select {
 					case <-raceStop:
@@ -723,6 +726,7 @@ func init() {
 		},
 		afterMount: func(r *Rootfs) error {
 			close(raceStop)
+			<-raceDone
 			mi, err := readMountInfo()
 			if err != nil {
 				return err
