@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/errgroup"
 
@@ -275,7 +277,8 @@ func PushImage(ctx context.Context, p Pusher, root ocispec.Descriptor, prov cont
 	if concurrency <= 0 {
 		concurrency = DefaultConcurrency
 	}
-	if err := pushTree(ctx, p, root, prov, concurrency, 0); err != nil {
+	once := &pushOnce{done: map[digest.Digest]*pushCall{}}
+	if err := pushTree(ctx, p, root, prov, concurrency, 0, once); err != nil {
 		return err
 	}
 	if pp, ok := p.(*pusher); ok && pp.n.Tag == "" {
@@ -284,12 +287,43 @@ func PushImage(ctx context.Context, p Pusher, root ocispec.Descriptor, prov cont
 	return p.Tag(ctx, root, prov)
 }
 
-func pushTree(ctx context.Context, p Pusher, desc ocispec.Descriptor, prov content.Provider, concurrency, depth int) error {
+// pushOnce makes a descriptor that appears several times in one image (a
+// config or layer shared by two platforms' manifests) be pushed once: two
+// concurrent uploads of one digest can leave a registry (docker-registry's
+// filesystem driver among them) briefly without the blob, failing the
+// manifest that names it.
+type pushOnce struct {
+	mu   sync.Mutex
+	done map[digest.Digest]*pushCall
+}
+
+type pushCall struct {
+	wg  sync.WaitGroup
+	err error
+}
+
+func (o *pushOnce) do(d digest.Digest, fn func() error) error {
+	o.mu.Lock()
+	if c, ok := o.done[d]; ok {
+		o.mu.Unlock()
+		c.wg.Wait()
+		return c.err
+	}
+	c := &pushCall{}
+	c.wg.Add(1)
+	o.done[d] = c
+	o.mu.Unlock()
+	c.err = fn()
+	c.wg.Done()
+	return c.err
+}
+
+func pushTree(ctx context.Context, p Pusher, desc ocispec.Descriptor, prov content.Provider, concurrency, depth int, once *pushOnce) error {
 	if depth > 8 {
 		return fmt.Errorf("push %s: indexes nested deeper than 8: %w", desc.Digest, errdefs.ErrInvalidArgument)
 	}
 	if !IsManifestType(desc.MediaType) && !IsIndexType(desc.MediaType) {
-		return p.Push(ctx, desc, prov)
+		return once.do(desc.Digest, func() error { return p.Push(ctx, desc, prov) })
 	}
 	b, err := content.ReadBlob(ctx, prov, desc)
 	if err != nil {
@@ -302,7 +336,7 @@ func pushTree(ctx context.Context, p Pusher, desc ocispec.Descriptor, prov conte
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
 	for _, k := range kids {
-		g.Go(func() error { return pushTree(gctx, p, k, prov, concurrency, depth+1) })
+		g.Go(func() error { return pushTree(gctx, p, k, prov, concurrency, depth+1, once) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -310,5 +344,5 @@ func pushTree(ctx context.Context, p Pusher, desc ocispec.Descriptor, prov conte
 	if depth == 0 {
 		return nil // the root is pushed by the caller (tag or digest)
 	}
-	return p.Push(ctx, desc, prov)
+	return once.do(desc.Digest, func() error { return p.Push(ctx, desc, prov) })
 }
