@@ -14,11 +14,11 @@ import (
 // directories and the host as they were.
 func TestBadFlagValuesChangeNothing(t *testing.T) {
 	d := startDaemon(t)
-	d.loadBusybox()
-	taken := strings.TrimSpace(d.berth("create", "--name", "taken", "--network", "none", "busybox", "true"))
-	listBefore := d.berth("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}")
-	filesBefore := d.files(t)
-	snapsBefore := d.snapshots()
+	d.LoadBusybox()
+	taken := strings.TrimSpace(d.Berth("create", "--name", "taken", "--network", "none", "busybox", "true"))
+	listBefore := d.Berth("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}")
+	filesBefore := files(d, t)
+	snapsBefore := snapshots(d)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -45,21 +45,21 @@ func TestBadFlagValuesChangeNothing(t *testing.T) {
 		{[]string{"stop", "nosuchcontainer"}, "nosuchcontainer"},
 		{[]string{"start", "nosuchcontainer"}, "No such container: nosuchcontainer"},
 	} {
-		code, _, errOut := d.exitCode(tc.args...)
+		code, _, errOut := d.ExitCode(tc.args...)
 		if code == 0 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("berth %s: exit %d, stderr %q; want a non-zero exit and an error naming %q", strings.Join(tc.args, " "), code, errOut, tc.want)
 		}
-		if got := d.berth("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}"); got != listBefore {
+		if got := d.Berth("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}"); got != listBefore {
 			t.Errorf("berth %s (stderr %q) changed the container list:\nbefore:\n%s\nafter:\n%s", strings.Join(tc.args, " "), errOut, listBefore, got)
 		}
 	}
-	if got := d.berth("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}"); got != listBefore {
+	if got := d.Berth("ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Names}} {{.State}}"); got != listBefore {
 		t.Errorf("container list changed:\nbefore:\n%s\nafter:\n%s", listBefore, got)
 	}
-	if got := d.snapshots(); !slices.Equal(got, snapsBefore) {
+	if got := snapshots(d); !slices.Equal(got, snapsBefore) {
 		t.Errorf("snapshots changed: before %v, after %v", snapsBefore, got)
 	}
-	filesAfter := d.files(t)
+	filesAfter := files(d, t)
 	var added, removed []string
 	for _, f := range filesAfter {
 		if !slices.Contains(filesBefore, f) {
@@ -74,17 +74,17 @@ func TestBadFlagValuesChangeNothing(t *testing.T) {
 	if len(added)+len(removed) > 0 {
 		t.Errorf("the daemon's directories changed: added %v, removed %v", added, removed)
 	}
-	d.berth("rm", "taken")
-	d.requireNoLeaks(t, taken)
+	d.Berth("rm", "taken")
+	requireNoLeaks(d, t, taken)
 }
 
 // files lists every path under the daemon's root and state directories,
 // except the metadata database's own files (its content changes; its paths
 // do not).
-func (d *daemon) files(t *testing.T) []string {
+func files(d *daemon, t *testing.T) []string {
 	t.Helper()
 	var out []string
-	for _, top := range []string{d.root, d.state} {
+	for _, top := range []string{d.Root, d.State} {
 		err := filepath.WalkDir(top, func(p string, e fs.DirEntry, err error) error {
 			if err != nil {
 				if os.IsNotExist(err) {

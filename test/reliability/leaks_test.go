@@ -15,7 +15,7 @@ import (
 // directories in any v1 hierarchy or the unified one, processes in their
 // cgroups, processes other than berthd that name the daemon's directory
 // (shims), and iptables rules naming an id.
-func (d *daemon) leaksOf(ids []string) []string {
+func leaksOf(d *daemon, ids []string) []string {
 	var out []string
 	for _, id := range ids {
 		for _, pat := range []string{"/sys/fs/cgroup/*/berth/" + id, "/sys/fs/cgroup/*/*/berth/" + id, "/sys/fs/cgroup/berth/" + id} {
@@ -25,12 +25,7 @@ func (d *daemon) leaksOf(ids []string) []string {
 			}
 		}
 	}
-	berthd := -1
-	d.mu.Lock()
-	if d.cmd != nil && d.cmd.Process != nil && d.running() {
-		berthd = d.cmd.Process.Pid
-	}
-	d.mu.Unlock()
+	berthd := d.Pid()
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range procs {
 		pid, _ := strconv.Atoi(filepath.Base(p))
@@ -39,7 +34,7 @@ func (d *daemon) leaksOf(ids []string) []string {
 		}
 		cmdline, _ := os.ReadFile(p + "/cmdline")
 		args := strings.ReplaceAll(string(cmdline), "\x00", " ")
-		if strings.Contains(args, d.dir+"/") && filepath.Base(strings.Fields(args + " x")[0]) != "berth" {
+		if strings.Contains(args, d.Dir+"/") && filepath.Base(strings.Fields(args + " x")[0]) != "berth" {
 			out = append(out, "process "+strconv.Itoa(pid)+": "+args)
 			continue
 		}
@@ -64,11 +59,11 @@ func (d *daemon) leaksOf(ids []string) []string {
 
 // requireNoLeaks waits up to 15s for the daemon's state and the host to hold
 // nothing of ids.
-func (d *daemon) requireNoLeaks(t *testing.T, ids ...string) {
+func requireNoLeaks(d *daemon, t *testing.T, ids ...string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		left := append(d.leftovers(), d.leaksOf(ids)...)
+		left := append(d.Leftovers(), leaksOf(d, ids)...)
 		if len(left) == 0 {
 			return
 		}
@@ -80,14 +75,14 @@ func (d *daemon) requireNoLeaks(t *testing.T, ids ...string) {
 }
 
 // snapshots lists the snapshot directories under the daemon's root.
-func (d *daemon) snapshots() []string {
-	m, _ := filepath.Glob(filepath.Join(d.root, "snapshots", "*", "snapshots", "*"))
+func snapshots(d *daemon) []string {
+	m, _ := filepath.Glob(filepath.Join(d.Root, "snapshots", "*", "snapshots", "*"))
 	return m
 }
 
 // shimPid returns the pid of the berth-shim of container id, or 0.
-func (d *daemon) shimPid(id string) int {
-	want := filepath.Join(d.state, "shims") + "/"
+func shimPid(d *daemon, id string) int {
+	want := filepath.Join(d.State, "shims") + "/"
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range procs {
 		cmdline, _ := os.ReadFile(p + "/cmdline")
@@ -135,8 +130,8 @@ func vmRSS(pid int) int {
 }
 
 // shimPids lists the pids of every berth-shim of this daemon.
-func (d *daemon) shimPids() []int {
-	want := filepath.Join(d.state, "shims") + "/"
+func shimPids(d *daemon) []int {
+	want := filepath.Join(d.State, "shims") + "/"
 	var out []int
 	procs, _ := filepath.Glob("/proc/[0-9]*")
 	for _, p := range procs {

@@ -20,13 +20,13 @@ import (
 // snapshot, bundle, shim or mount).
 func TestDaemonKilledDuringRun(t *testing.T) {
 	d := startDaemon(t)
-	d.loadBusybox()
-	baseSnaps := d.snapshots()
+	d.LoadBusybox()
+	baseSnaps := snapshots(d)
 	outcomes := map[string]int{}
 	for i, delay := range []time.Duration{0, 5 * time.Millisecond, 15 * time.Millisecond, 30 * time.Millisecond, 60 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond} {
 		name := fmt.Sprintf("mid%d", i)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		cmd := exec.CommandContext(ctx, testutil.Binary(t, "berth"), "--address", d.addr, "run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "1000")
+		cmd := exec.CommandContext(ctx, testutil.Binary(t, "berth"), "--address", d.Addr, "run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "1000")
 		var out, errOut bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		if err := cmd.Start(); err != nil {
@@ -34,20 +34,20 @@ func TestDaemonKilledDuringRun(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(delay)
-		d.kill()
+		d.Kill()
 		runErr := cmd.Wait()
 		cancel()
-		d.start()
+		d.Start()
 
-		list := d.berth("ps", "-a", "--no-trunc", "--filter", "name="+name, "--format", "{{.ID}} {{.State}}")
+		list := d.Berth("ps", "-a", "--no-trunc", "--filter", "name="+name, "--format", "{{.ID}} {{.State}}")
 		f := strings.Fields(list)
 		switch {
 		case len(f) == 0:
 			outcomes["gone"]++
 			// Fully gone: nothing of it on disk, no snapshot beyond the image's.
-			d.requireClean(t)
-			waitFor(t, 15*time.Second, "no snapshot beyond the image's", func() bool { return slices.Equal(d.snapshots(), baseSnaps) })
-			if out := d.berth("system", "check"); !strings.Contains(out, "no orphans") {
+			d.RequireClean(t)
+			waitFor(t, 15*time.Second, "no snapshot beyond the image's", func() bool { return slices.Equal(snapshots(d), baseSnaps) })
+			if out := d.Berth("system", "check"); !strings.Contains(out, "no orphans") {
 				t.Fatalf("%s (killed after %s, gone): system check:\n%s", name, delay, out)
 			}
 		case len(f) == 2:
@@ -60,13 +60,13 @@ func TestDaemonKilledDuringRun(t *testing.T) {
 				// running". It must become startable soon.
 				t0 := time.Now()
 				for {
-					_, errOut, err := d.berthErr("start", name)
+					_, errOut, err := d.BerthErr("start", name)
 					if err == nil {
 						break
 					}
 					if !strings.Contains(errOut, "already running") || time.Since(t0) > 15*time.Second {
-						shimDir, _ := filepath.Glob(filepath.Join(d.state, "shims", "*", id, "*"))
-						t.Fatalf("%s (killed after %s, %s after restart): start: %v: %s\nshim state: %v\ndaemon log (tail):\n%s", name, delay, state, err, errOut, shimDir, d.logText())
+						shimDir, _ := filepath.Glob(filepath.Join(d.State, "shims", "*", id, "*"))
+						t.Fatalf("%s (killed after %s, %s after restart): start: %v: %s\nshim state: %v\ndaemon log (tail):\n%s", name, delay, state, err, errOut, shimDir, d.LogText())
 					}
 					time.Sleep(100 * time.Millisecond)
 				}
@@ -74,21 +74,21 @@ func TestDaemonKilledDuringRun(t *testing.T) {
 					t.Logf("%s: startable %s after the restart", name, el.Round(time.Millisecond))
 				}
 			}
-			if got := d.berth("ps", "--filter", "name="+name, "--format", "{{.State}}"); got != "running\n" {
+			if got := d.Berth("ps", "--filter", "name="+name, "--format", "{{.State}}"); got != "running\n" {
 				t.Fatalf("%s (killed after %s): not running after start: %q", name, delay, got)
 			}
-			if out := d.berth("exec", name, "echo", "alive"); out != "alive\n" {
+			if out := d.Berth("exec", name, "echo", "alive"); out != "alive\n" {
 				t.Fatalf("%s: exec after the restart: %q", name, out)
 			}
-			d.berth("rm", "-f", name)
-			d.requireNoLeaks(t, id)
-			waitFor(t, 15*time.Second, "no snapshot beyond the image's", func() bool { return slices.Equal(d.snapshots(), baseSnaps) })
+			d.Berth("rm", "-f", name)
+			requireNoLeaks(d, t, id)
+			waitFor(t, 15*time.Second, "no snapshot beyond the image's", func() bool { return slices.Equal(snapshots(d), baseSnaps) })
 		default:
 			t.Fatalf("%s: ps gave %q", name, list)
 		}
 	}
 	t.Logf("outcomes after the kill: %v", outcomes)
-	if out := d.berth("ps", "-aq"); out != "" {
+	if out := d.Berth("ps", "-aq"); out != "" {
 		t.Fatalf("containers left: %q", out)
 	}
 }

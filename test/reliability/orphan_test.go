@@ -23,10 +23,10 @@ import (
 func TestOrphanShimNetworkReleased(t *testing.T) {
 	testutil.LookPath(t, "iptables-save", "iptables")
 	d := startDaemon(t)
-	d.loadBusybox()
-	bridge := d.bridgeName()
+	d.LoadBusybox()
+	bridge := d.Bridge
 	port := freePort(t)
-	id := strings.TrimSpace(d.berth("run", "-d", "--name", "orphan", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox",
+	id := strings.TrimSpace(d.Berth("run", "-d", "--name", "orphan", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox",
 		"sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 80 -h /www"))
 	waitFor(t, 15*time.Second, "the published port to answer", func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
@@ -36,16 +36,16 @@ func TestOrphanShimNetworkReleased(t *testing.T) {
 		c.Close()
 		return true
 	})
-	if len(d.leasesOf(id, bridge)) == 0 {
+	if len(leasesOf(d, id, bridge)) == 0 {
 		t.Fatalf("no IPAM lease of %s ", id)
 	}
 	if save, _ := exec.Command("iptables-save").Output(); !strings.Contains(string(save), fmt.Sprint(port)) {
 		t.Fatalf("no iptables rule for port %d", port)
 	}
 
-	d.kill()
+	d.Kill()
 	// The record goes; the shim, the container and its network stay.
-	db, err := bolt.Open(filepath.Join(d.root, "metadata.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(filepath.Join(d.Root, "metadata.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,13 +68,13 @@ func TestOrphanShimNetworkReleased(t *testing.T) {
 	if err != nil {
 		t.Fatalf("remove the record of %s: %v", id, err)
 	}
-	d.start()
+	d.Start()
 
-	if out := d.berth("ps", "-aq"); out != "" {
+	if out := d.Berth("ps", "-aq"); out != "" {
 		t.Fatalf("containers after the restart: %q", out)
 	}
-	d.requireNoLeaks(t, id)
-	if leases := d.leasesOf(id, bridge); len(leases) != 0 {
+	requireNoLeaks(d, t, id)
+	if leases := leasesOf(d, id, bridge); len(leases) != 0 {
 		t.Fatalf("IPAM leases of %s left: %v", id, leases)
 	}
 	if links := vethsOn(bridge); len(links) != 0 {
@@ -91,9 +91,9 @@ func TestOrphanShimNetworkReleased(t *testing.T) {
 
 // leasesOf lists the host-local IPAM lease files that name id: the daemon's
 // own networks' and the default network's, kept host-wide per bridge.
-func (d *daemon) leasesOf(id, bridge string) []string {
+func leasesOf(d *daemon, id, bridge string) []string {
 	var out []string
-	files, _ := filepath.Glob(filepath.Join(d.state, "cni", "networks", "*", "*"))
+	files, _ := filepath.Glob(filepath.Join(d.State, "cni", "networks", "*", "*"))
 	shared, _ := filepath.Glob(filepath.Join("/run/berth/ipam", bridge, "*", "*"))
 	for _, f := range append(files, shared...) {
 		if b, err := os.ReadFile(f); err == nil && strings.Contains(string(b), id) {

@@ -31,10 +31,10 @@ func lastTick(out string) int {
 func TestDaemonKilledUnderRunningContainers(t *testing.T) {
 	const n = 20
 	d := startDaemon(t)
-	d.loadBusybox()
+	d.LoadBusybox()
 	ids := make([]string, n)
 	parallel(n, 5, func(i int) {
-		out, errOut, err := d.berthErr(append([]string{"run", "-d", "--network", "none", "--name", fmt.Sprintf("tick%d", i), "busybox"}, ticker...)...)
+		out, errOut, err := d.BerthErr(append([]string{"run", "-d", "--network", "none", "--name", fmt.Sprintf("tick%d", i), "busybox"}, ticker...)...)
 		if err != nil {
 			t.Errorf("run tick%d: %v: %s", i, err, errOut)
 			return
@@ -44,14 +44,14 @@ func TestDaemonKilledUnderRunningContainers(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	if got := len(strings.Fields(d.berth("ps", "-q"))); got != n {
+	if got := len(strings.Fields(d.Berth("ps", "-q"))); got != n {
 		t.Fatalf("before the kill: %d running, want %d", got, n)
 	}
-	waitFor(t, 20*time.Second, "tick 1 in tick0's log", func() bool { return lastTick(d.berth("logs", "tick0")) >= 1 })
+	waitFor(t, 20*time.Second, "tick 1 in tick0's log", func() bool { return lastTick(d.Berth("logs", "tick0")) >= 1 })
 	// One more container, to exit with code 7 while berthd is down.
-	quitter := strings.TrimSpace(d.berth("run", "-d", "--network", "none", "--name", "quitter", "busybox",
+	quitter := strings.TrimSpace(d.Berth("run", "-d", "--network", "none", "--name", "quitter", "busybox",
 		"sh", "-c", "trap 'exit 7' TERM; echo ready; while true; do sleep 0.1; done"))
-	waitFor(t, 10*time.Second, "quitter ready", func() bool { return d.berth("logs", "quitter") == "ready\n" })
+	waitFor(t, 10*time.Second, "quitter ready", func() bool { return d.Berth("logs", "quitter") == "ready\n" })
 	var recs []struct {
 		Status struct {
 			State    string `json:"state"`
@@ -59,27 +59,27 @@ func TestDaemonKilledUnderRunningContainers(t *testing.T) {
 			ExitCode int    `json:"exitCode"`
 		} `json:"status"`
 	}
-	if err := json.Unmarshal([]byte(d.berth("container", "inspect", "quitter")), &recs); err != nil || len(recs) != 1 || recs[0].Status.Pid <= 0 {
+	if err := json.Unmarshal([]byte(d.Berth("container", "inspect", "quitter")), &recs); err != nil || len(recs) != 1 || recs[0].Status.Pid <= 0 {
 		t.Fatalf("container inspect quitter: %v %+v", err, recs)
 	}
 	quitterPid := recs[0].Status.Pid
-	shimsBefore := d.shimPids()
+	shimsBefore := shimPids(d)
 
-	d.kill()
+	d.Kill()
 	if err := syscall.Kill(quitterPid, syscall.SIGTERM); err != nil {
 		t.Fatalf("signal quitter (pid %d): %v", quitterPid, err)
 	}
 	waitFor(t, 10*time.Second, "quitter to exit", func() bool { return syscall.Kill(quitterPid, 0) != nil })
 	// The containers and their shims live on without the daemon.
 	for _, id := range ids {
-		if d.shimPid(id) == 0 {
+		if shimPid(d, id) == 0 {
 			t.Fatalf("shim of %s gone after berthd was killed", id)
 		}
 	}
 	time.Sleep(2 * time.Second)
-	d.start()
+	d.Start()
 
-	out := d.berth("ps", "--no-trunc", "--format", "{{.ID}} {{.State}}")
+	out := d.Berth("ps", "--no-trunc", "--format", "{{.ID}} {{.State}}")
 	running := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		f := strings.Fields(line)
@@ -97,41 +97,41 @@ func TestDaemonKilledUnderRunningContainers(t *testing.T) {
 	}
 	// The exit that happened while berthd was down is reported with its code.
 	waitFor(t, 15*time.Second, "quitter reported exited", func() bool {
-		return d.berth("ps", "-a", "--filter", "name=quitter", "--format", "{{.State}}") == "exited\n"
+		return d.Berth("ps", "-a", "--filter", "name=quitter", "--format", "{{.State}}") == "exited\n"
 	})
 	recs = nil
-	if err := json.Unmarshal([]byte(d.berth("container", "inspect", "quitter")), &recs); err != nil || len(recs) != 1 {
+	if err := json.Unmarshal([]byte(d.Berth("container", "inspect", "quitter")), &recs); err != nil || len(recs) != 1 {
 		t.Fatalf("container inspect quitter: %v", err)
 	}
 	if st := recs[0].Status; st.ExitCode != 7 {
 		t.Fatalf("quitter exited while berthd was down: status %+v, want exit code 7", st)
 	}
-	if out := d.berth("wait", "quitter"); out != "7\n" {
+	if out := d.Berth("wait", "quitter"); out != "7\n" {
 		t.Fatalf("wait quitter: %q", out)
 	}
 	// The same shims still serve the others (no restart of the containers);
 	// quitter's went with its container.
-	if after := d.shimPids(); len(after) != len(shimsBefore)-1 {
+	if after := shimPids(d); len(after) != len(shimsBefore)-1 {
 		t.Fatalf("shims before the kill %v, after the restart %v", shimsBefore, after)
 	}
-	before := lastTick(d.berth("logs", "tick0"))
+	before := lastTick(d.Berth("logs", "tick0"))
 	waitFor(t, 20*time.Second, "log lines written after the restart", func() bool {
-		return lastTick(d.berth("logs", "tick0")) >= before+3
+		return lastTick(d.Berth("logs", "tick0")) >= before+3
 	})
-	if out := d.berth("logs", "--tail", "1", "tick7"); !strings.HasPrefix(out, "tick ") {
+	if out := d.Berth("logs", "--tail", "1", "tick7"); !strings.HasPrefix(out, "tick ") {
 		t.Fatalf("logs --tail 1 tick7 after the restart: %q", out)
 	}
 
 	start := time.Now()
-	d.berth(append([]string{"stop", "-t", "1"}, ids...)...)
+	d.Berth(append([]string{"stop", "-t", "1"}, ids...)...)
 	t.Logf("stop -t 1 of %d containers after the restart: %s", n, time.Since(start).Round(time.Millisecond))
-	if out := d.berth("ps", "-q"); out != "" {
+	if out := d.Berth("ps", "-q"); out != "" {
 		t.Fatalf("still running after stop: %q", out)
 	}
-	out = d.berth("ps", "-a", "--format", "{{.State}}")
+	out = d.Berth("ps", "-a", "--format", "{{.State}}")
 	if strings.Count(out, "exited\n") != n+1 {
 		t.Fatalf("after stop, want %d exited:\n%s", n+1, out)
 	}
-	d.berth(append([]string{"rm", "quitter"}, ids...)...)
-	d.requireNoLeaks(t, append(ids, quitter)...)
+	d.Berth(append([]string{"rm", "quitter"}, ids...)...)
+	requireNoLeaks(d, t, append(ids, quitter)...)
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -21,8 +20,8 @@ import (
 func TestRemoveForceInEveryState(t *testing.T) {
 	testutil.LookPath(t, "iptables-save", "iptables")
 	d := startDaemon(t)
-	d.loadBusybox()
-	bridge := d.bridgeName()
+	d.LoadBusybox()
+	bridge := d.Bridge
 	port := freePort(t)
 	for _, tc := range []struct {
 		name, state string
@@ -30,43 +29,43 @@ func TestRemoveForceInEveryState(t *testing.T) {
 		make        func(name string) string
 	}{
 		{"rmf-created", "created", false, func(name string) string {
-			return d.berth("create", "--network", "none", "--name", name, "busybox", "sleep", "1000")
+			return d.Berth("create", "--network", "none", "--name", name, "busybox", "sleep", "1000")
 		}},
 		{"rmf-running", "running", false, func(name string) string {
-			return d.berth("run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "1000")
+			return d.Berth("run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "1000")
 		}},
 		{"rmf-paused", "paused", false, func(name string) string {
-			id := d.berth("run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "1000")
-			d.berth("pause", name)
+			id := d.Berth("run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "1000")
+			d.Berth("pause", name)
 			return id
 		}},
 		{"rmf-exited", "exited", false, func(name string) string {
-			id := d.berth("run", "-d", "--network", "none", "--name", name, "busybox", "sh", "-c", "exit 3")
-			if out := d.berth("wait", name); out != "3\n" {
+			id := d.Berth("run", "-d", "--network", "none", "--name", name, "busybox", "sh", "-c", "exit 3")
+			if out := d.Berth("wait", name); out != "3\n" {
 				t.Fatalf("wait %s: %q", name, out)
 			}
 			return id
 		}},
 		{"rmf-restarting", "restarting|running|exited", false, func(name string) string {
-			id := d.berth("run", "-d", "--network", "none", "--restart", "always", "--name", name, "busybox", "sh", "-c", "exit 3")
+			id := d.Berth("run", "-d", "--network", "none", "--restart", "always", "--name", name, "busybox", "sh", "-c", "exit 3")
 			waitFor(t, 15*time.Second, name+" to be restarted", func() bool {
 				var recs []struct {
 					Status struct {
 						RestartCount int `json:"restartCount"`
 					} `json:"status"`
 				}
-				return json.Unmarshal([]byte(d.berth("container", "inspect", name)), &recs) == nil && len(recs) == 1 && recs[0].Status.RestartCount >= 1
+				return json.Unmarshal([]byte(d.Berth("container", "inspect", name)), &recs) == nil && len(recs) == 1 && recs[0].Status.RestartCount >= 1
 			})
 			return id
 		}},
 		{"rmf-bridged", "running", true, func(name string) string {
-			return d.berth("run", "-d", "--name", name, "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox",
+			return d.Berth("run", "-d", "--name", name, "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "busybox",
 				"sh", "-c", "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 80 -h /www")
 		}},
 	} {
 		name, bridged := tc.name, tc.bridged
 		id := strings.TrimSpace(tc.make(name))
-		if got := d.berth("ps", "-a", "--filter", "name="+name, "--format", "{{.State}}"); !slices.Contains(strings.Split(tc.state, "|"), strings.TrimSuffix(got, "\n")) {
+		if got := d.Berth("ps", "-a", "--filter", "name="+name, "--format", "{{.State}}"); !slices.Contains(strings.Split(tc.state, "|"), strings.TrimSuffix(got, "\n")) {
 			t.Fatalf("%s: state %q, want %s", name, got, tc.state)
 		}
 		if bridged {
@@ -85,11 +84,11 @@ func TestRemoveForceInEveryState(t *testing.T) {
 				t.Fatalf("%s: no iptables rule for port %d", name, port)
 			}
 		}
-		d.berth("rm", "-f", name)
-		if out := d.berth("ps", "-aq", "--filter", "name="+name); out != "" {
+		d.Berth("rm", "-f", name)
+		if out := d.Berth("ps", "-aq", "--filter", "name="+name); out != "" {
 			t.Fatalf("%s still listed after rm -f: %q", name, out)
 		}
-		d.requireNoLeaksOf(t, id, true)
+		requireNoLeaksOf(d, t, id, true)
 		if bridged {
 			if links := vethsOn(bridge); len(links) != 0 {
 				t.Fatalf("veths left on %s after rm -f: %v", bridge, links)
@@ -103,25 +102,10 @@ func TestRemoveForceInEveryState(t *testing.T) {
 			}
 		}
 	}
-	if out := d.berth("ps", "-aq"); out != "" {
+	if out := d.Berth("ps", "-aq"); out != "" {
 		t.Fatalf("containers left: %q", out)
 	}
-	d.requireClean(t)
-}
-
-// bridgeName returns the daemon's default bridge (from its config).
-func (d *daemon) bridgeName() string {
-	b, err := os.ReadFile(d.config)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "default_bridge") {
-			return strings.Trim(strings.TrimSpace(strings.SplitN(line, "=", 2)[1]), `"`)
-		}
-	}
-	d.t.Fatal("no default_bridge in the daemon's config")
-	return ""
+	d.RequireClean(t)
 }
 
 // vethsOn lists the interfaces enslaved to bridge.

@@ -12,11 +12,11 @@ import (
 func TestManyContainersConcurrently(t *testing.T) {
 	const n, width = 200, 20
 	d := startDaemon(t)
-	d.loadBusybox()
+	d.LoadBusybox()
 	ids := make([]string, n)
 	start := time.Now()
 	parallel(n, width, func(i int) {
-		out, errOut, err := d.berthErr("run", "-d", "--network", "none", "--name", fmt.Sprintf("many%d", i), "busybox", "sleep", "600")
+		out, errOut, err := d.BerthErr("run", "-d", "--network", "none", "--name", fmt.Sprintf("many%d", i), "busybox", "sleep", "600")
 		if err != nil {
 			t.Errorf("run many%d: %v: %s", i, err, errOut)
 			return
@@ -25,10 +25,10 @@ func TestManyContainersConcurrently(t *testing.T) {
 	})
 	wall := time.Since(start)
 	if t.Failed() {
-		t.Logf("daemon log (tail):\n%s", d.logText())
+		t.Logf("daemon log (tail):\n%s", d.LogText())
 		t.FailNow()
 	}
-	out := d.berth("ps", "--no-trunc", "--format", "{{.ID}} {{.State}}")
+	out := d.Berth("ps", "--no-trunc", "--format", "{{.ID}} {{.State}}")
 	running := map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		if f := strings.Fields(line); len(f) == 2 && f[1] == "running" {
@@ -43,7 +43,7 @@ func TestManyContainersConcurrently(t *testing.T) {
 	if len(running) != n {
 		t.Errorf("%d running, want %d", len(running), n)
 	}
-	shims := d.shimPids()
+	shims := shimPids(d)
 	if len(shims) != n {
 		t.Errorf("%d shims, want %d", len(shims), n)
 	}
@@ -51,7 +51,7 @@ func TestManyContainersConcurrently(t *testing.T) {
 	for _, p := range shims {
 		shimRSS += vmRSS(p)
 	}
-	daemonRSS := vmRSS(d.cmd.Process.Pid)
+	daemonRSS := vmRSS(d.Cmd.Process.Pid)
 	t.Logf("%d containers started %d at a time in %s (%.0f ms each on average); berthd VmRSS %.1f MB, %d shims %.1f MB (%.2f MB each)",
 		n, width, wall.Round(time.Millisecond), float64(wall.Milliseconds())/n, float64(daemonRSS)/1024, len(shims), float64(shimRSS)/1024, float64(shimRSS)/1024/float64(max(len(shims), 1)))
 	if t.Failed() {
@@ -60,13 +60,13 @@ func TestManyContainersConcurrently(t *testing.T) {
 
 	start = time.Now()
 	parallel(n/20, 10, func(i int) {
-		if _, errOut, err := d.berthErr(append([]string{"rm", "-f"}, ids[i*20:(i+1)*20]...)...); err != nil {
+		if _, errOut, err := d.BerthErr(append([]string{"rm", "-f"}, ids[i*20:(i+1)*20]...)...); err != nil {
 			t.Errorf("rm -f batch %d: %v: %s", i, err, errOut)
 		}
 	})
 	t.Logf("rm -f of %d containers: %s", n, time.Since(start).Round(time.Millisecond))
-	if out := d.berth("ps", "-aq"); out != "" {
+	if out := d.Berth("ps", "-aq"); out != "" {
 		t.Fatalf("containers left after rm -f: %q", out)
 	}
-	d.requireNoLeaks(t, ids...)
+	requireNoLeaks(d, t, ids...)
 }

@@ -13,11 +13,11 @@ import (
 // be started again, and after rm nothing of it is left (process, cgroup, mount, state directory).
 func TestShimKilled(t *testing.T) {
 	d := startDaemon(t)
-	d.loadBusybox()
-	id := strings.TrimSpace(d.berth("run", "-d", "--network", "none", "--name", "victim", "busybox", "sleep", "1000"))
+	d.LoadBusybox()
+	id := strings.TrimSpace(d.Berth("run", "-d", "--network", "none", "--name", "victim", "busybox", "sleep", "1000"))
 	// A neighbour that must not be disturbed.
-	other := strings.TrimSpace(d.berth("run", "-d", "--network", "none", "--name", "bystander", "busybox", "sleep", "1000"))
-	pid := d.shimPid(id)
+	other := strings.TrimSpace(d.Berth("run", "-d", "--network", "none", "--name", "bystander", "busybox", "sleep", "1000"))
+	pid := shimPid(d, id)
 	if pid == 0 {
 		t.Fatalf("no berth-shim found for %s", id)
 	}
@@ -25,7 +25,7 @@ func TestShimKilled(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, 20*time.Second, "victim reported exited", func() bool {
-		return d.berth("ps", "-a", "--filter", "name=victim", "--format", "{{.State}}") == "exited\n"
+		return d.Berth("ps", "-a", "--filter", "name=victim", "--format", "{{.State}}") == "exited\n"
 	})
 	var recs []struct {
 		Status struct {
@@ -34,7 +34,7 @@ func TestShimKilled(t *testing.T) {
 			Error    string `json:"error"`
 		} `json:"status"`
 	}
-	raw := d.berth("container", "inspect", "victim")
+	raw := d.Berth("container", "inspect", "victim")
 	if err := json.Unmarshal([]byte(raw), &recs); err != nil || len(recs) != 1 {
 		t.Fatalf("container inspect victim: %v\n%s", err, raw)
 	}
@@ -42,37 +42,37 @@ func TestShimKilled(t *testing.T) {
 	if st.State != "exited" || st.ExitCode != 137 || !strings.Contains(st.Error, "shim died") {
 		t.Fatalf("status after the shim was killed: %+v, want exited, code 137, an error saying the shim died", st)
 	}
-	status := d.berth("ps", "-a", "--filter", "name=victim", "--format", "{{.Status}}")
+	status := d.Berth("ps", "-a", "--filter", "name=victim", "--format", "{{.Status}}")
 	if !strings.HasPrefix(status, "Exited (137)") {
 		t.Fatalf("ps status %q", status)
 	}
 	// The container's processes and cgroups did not outlive their shim.
-	d.requireNoLeaksOf(t, id, false)
-	if out := d.berth("ps", "--format", "{{.Names}}"); out != "bystander\n" {
+	requireNoLeaksOf(d, t, id, false)
+	if out := d.Berth("ps", "--format", "{{.Names}}"); out != "bystander\n" {
 		t.Fatalf("running after the shim kill: %q, want only bystander", out)
 	}
 	// It can be started again (a new shim), and removed.
-	d.berth("start", "victim")
-	if got := d.berth("ps", "--filter", "name=victim", "--format", "{{.State}}"); got != "running\n" {
+	d.Berth("start", "victim")
+	if got := d.Berth("ps", "--filter", "name=victim", "--format", "{{.State}}"); got != "running\n" {
 		t.Fatalf("victim after start: %q, want running", got)
 	}
-	d.berth("rm", "-f", "victim")
-	d.requireNoLeaksOf(t, id, true)
-	d.berth("rm", "-f", "bystander")
-	d.requireNoLeaks(t, id, other)
+	d.Berth("rm", "-f", "victim")
+	requireNoLeaksOf(d, t, id, true)
+	d.Berth("rm", "-f", "bystander")
+	requireNoLeaks(d, t, id, other)
 }
 
 // requireNoLeaksOf is requireNoLeaks for one container's host resources
 // (cgroups, processes, firewall rules, and with state its bundle and shim
 // directories and mounts), while other containers may still run.
-func (d *daemon) requireNoLeaksOf(t *testing.T, id string, state bool) {
+func requireNoLeaksOf(d *daemon, t *testing.T, id string, state bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		var left []string
-		found := d.leaksOf([]string{id})
+		found := leaksOf(d, []string{id})
 		if state {
-			found = append(found, d.leftovers()...)
+			found = append(found, d.Leftovers()...)
 		}
 		for _, l := range found {
 			if strings.Contains(l, id) {

@@ -23,38 +23,38 @@ func TestDaemonKilledDuringSlowCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := startDaemonEnv(t, []string{"PATH=" + dir + ":" + os.Getenv("PATH")})
-	d.loadBusybox()
-	cmd := exec.Command(testutil.Binary(t, "berth"), "--address", d.addr, "run", "-d", "--runtime", "runc", "--network", "none", "--name", "slow", "busybox", "sleep", "1000")
+	d.LoadBusybox()
+	cmd := exec.Command(testutil.Binary(t, "berth"), "--address", d.Addr, "run", "-d", "--runtime", "runc", "--network", "none", "--name", "slow", "busybox", "sleep", "1000")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	// Wait for the shim to be up (its create then sleeps in the wrapper).
-	waitFor(t, 20*time.Second, "the shim of the container", func() bool { return len(d.shimPids()) == 1 })
+	waitFor(t, 20*time.Second, "the shim of the container", func() bool { return len(shimPids(d)) == 1 })
 	time.Sleep(300 * time.Millisecond)
-	d.kill()
+	d.Kill()
 	_ = cmd.Wait()
-	d.start()
-	state := d.berth("ps", "-a", "--filter", "name=slow", "--format", "{{.State}}")
+	d.Start()
+	state := d.Berth("ps", "-a", "--filter", "name=slow", "--format", "{{.State}}")
 	t.Logf("after the restart: %q", state)
 	if state == "" {
-		d.requireClean(t)
+		d.RequireClean(t)
 		return
 	}
 	t0 := time.Now()
 	for {
-		_, errOut, err := d.berthErr("start", "slow")
+		_, errOut, err := d.BerthErr("start", "slow")
 		if err == nil {
 			break
 		}
 		if time.Since(t0) > 20*time.Second {
-			t.Fatalf("start after the restart: %v: %s\nstate %q\ndaemon log (tail):\n%s", err, errOut, d.berth("ps", "-a", "--format", "{{.State}}"), d.logText())
+			t.Fatalf("start after the restart: %v: %s\nstate %q\ndaemon log (tail):\n%s", err, errOut, d.Berth("ps", "-a", "--format", "{{.State}}"), d.LogText())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if out := d.berth("exec", "slow", "echo", "alive"); out != "alive\n" {
+	if out := d.Berth("exec", "slow", "echo", "alive"); out != "alive\n" {
 		t.Fatalf("exec: %q", out)
 	}
-	id := strings.TrimSpace(d.berth("ps", "-aq", "--no-trunc"))
-	d.berth("rm", "-f", "slow")
-	d.requireNoLeaks(t, id)
+	id := strings.TrimSpace(d.Berth("ps", "-aq", "--no-trunc"))
+	d.Berth("rm", "-f", "slow")
+	requireNoLeaks(d, t, id)
 }

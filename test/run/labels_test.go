@@ -19,7 +19,7 @@ func TestCreateMergesImageLabels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := filepath.Join(d.dir, "labelled.tar")
+	p := filepath.Join(d.Dir, "labelled.tar")
 	f, err := os.Create(p)
 	if err != nil {
 		t.Fatal(err)
@@ -29,14 +29,14 @@ func TestCreateMergesImageLabels(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	d.berth("load", "-i", p)
+	d.Berth("load", "-i", p)
 	os.Remove(p)
 
-	d.berth("create", "--network", "none", "--name", "lab", "--label", "org.example.tier=user", "--label", "mine=1", "labelled", "true")
+	d.Berth("create", "--network", "none", "--name", "lab", "--label", "org.example.tier=user", "--label", "mine=1", "labelled", "true")
 	var recs []struct {
 		Labels map[string]string `json:"labels"`
 	}
-	raw := d.berth("inspect", "lab")
+	raw := d.Berth("inspect", "lab")
 	if err := json.Unmarshal([]byte(raw), &recs); err != nil || len(recs) != 1 {
 		t.Fatalf("inspect lab: %v\n%s", err, raw)
 	}
@@ -50,9 +50,9 @@ func TestCreateMergesImageLabels(t *testing.T) {
 			t.Errorf("label %s = %q, want %q (all: %v)", k, got[k], v, got)
 		}
 	}
-	if out := d.berth("ps", "-a", "--filter", "label=org.example.vendor=berth-tests", "--format", "{{.Names}}"); out != "lab\n" {
+	if out := d.Berth("ps", "-a", "--filter", "label=org.example.vendor=berth-tests", "--format", "{{.Names}}"); out != "lab\n" {
 		t.Errorf("ps --filter label=org.example.vendor=berth-tests: %q, want lab", out)
 	}
-	d.berth("rm", "lab")
-	d.requireClean(t)
+	d.Berth("rm", "lab")
+	d.RequireClean(t)
 }

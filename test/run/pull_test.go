@@ -27,12 +27,12 @@ func TestRunPullsMissingImage(t *testing.T) {
 	if err := img.PushTo(ctx, registry.NewResolver(registry.Options{Hosts: hosts.Config{Dir: reg.CertsDir}}), ref); err != nil {
 		t.Fatalf("push %s: %v", ref, err)
 	}
-	out, errOut, err := d.berthErr("run", "--rm", "--network", "none", ref, "echo", "pulled and ran")
+	out, errOut, err := d.BerthErr("run", "--rm", "--network", "none", ref, "echo", "pulled and ran")
 	if err != nil || out != "pulled and ran\n" || !strings.Contains(errOut, "Unable to find image") {
-		t.Fatalf("run of a missing image: %v\nstdout %q\nstderr %q\n%s", err, out, errOut, d.logText())
+		t.Fatalf("run of a missing image: %v\nstdout %q\nstderr %q\n%s", err, out, errOut, d.LogText())
 	}
-	if images := d.berth("images"); !strings.Contains(images, reg.Host+"/library/busybox") {
+	if images := d.Berth("images"); !strings.Contains(images, reg.Host+"/library/busybox") {
 		t.Fatalf("image not kept after the pull:\n%s", images)
 	}
-	d.requireClean(t)
+	d.RequireClean(t)
 }

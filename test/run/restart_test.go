@@ -10,28 +10,28 @@ import (
 // stopped and then stays stopped, no never restarts.
 func TestRestartPolicies(t *testing.T) {
 	d := startDaemon(t)
-	d.loadBusybox()
-	d.berth("run", "-d", "--network", "none", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 1")
-	d.berth("run", "-d", "--network", "none", "--name", "never", "busybox", "sh", "-c", "exit 1")
-	d.berth("run", "-d", "--network", "none", "--name", "forever", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2; exit 0")
+	d.LoadBusybox()
+	d.Berth("run", "-d", "--network", "none", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "echo run; exit 1")
+	d.Berth("run", "-d", "--network", "none", "--name", "never", "busybox", "sh", "-c", "exit 1")
+	d.Berth("run", "-d", "--network", "none", "--name", "forever", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2; exit 0")
 	waitFor(t, 20*time.Second, "flaky to give up", func() bool {
-		c := d.inspect(t, "flaky")
+		c := d.Inspect(t, "flaky")
 		return c.Status.State == "exited" && c.Status.RestartCount == 2
 	})
-	if got := d.berth("logs", "flaky"); got != "run\nrun\nrun\n" {
+	if got := d.Berth("logs", "flaky"); got != "run\nrun\nrun\n" {
 		t.Fatalf("flaky ran: %q, want three runs", got)
 	}
-	if c := d.inspect(t, "never"); c.Status.RestartCount != 0 || c.Status.State != "exited" {
+	if c := d.Inspect(t, "never"); c.Status.RestartCount != 0 || c.Status.State != "exited" {
 		t.Fatalf("never: %+v", c.Status)
 	}
-	waitFor(t, 20*time.Second, "forever to restart twice", func() bool { return d.inspect(t, "forever").Status.RestartCount >= 2 })
-	d.berth("stop", "-t", "0", "forever")
+	waitFor(t, 20*time.Second, "forever to restart twice", func() bool { return d.Inspect(t, "forever").Status.RestartCount >= 2 })
+	d.Berth("stop", "-t", "0", "forever")
 	time.Sleep(1500 * time.Millisecond)
-	if c := d.inspect(t, "forever"); c.Status.State != "exited" {
+	if c := d.Inspect(t, "forever"); c.Status.State != "exited" {
 		t.Fatalf("forever after stop: %s", c.Status.State)
 	}
-	d.berth("rm", "-f", "flaky", "never", "forever")
-	d.requireClean(t)
+	d.Berth("rm", "-f", "flaky", "never", "forever")
+	d.RequireClean(t)
 }
 
 // TestLogsFollowEndsWithContainer: logs -f of an exited container prints
@@ -39,21 +39,21 @@ func TestRestartPolicies(t *testing.T) {
 // (rm -f in every state, with its leak checks, is in test/reliability.)
 func TestLogsFollowEndsWithContainer(t *testing.T) {
 	d := startDaemon(t)
-	d.loadBusybox()
-	d.berth("run", "-d", "--network", "none", "--name", "s-exited", "busybox", "true")
-	waitFor(t, 10*time.Second, "s-exited to exit", func() bool { return d.states(t)["s-exited"] == "exited" })
-	if out := d.berth("logs", "-f", "s-exited"); out != "" {
+	d.LoadBusybox()
+	d.Berth("run", "-d", "--network", "none", "--name", "s-exited", "busybox", "true")
+	waitFor(t, 10*time.Second, "s-exited to exit", func() bool { return d.States(t)["s-exited"] == "exited" })
+	if out := d.Berth("logs", "-f", "s-exited"); out != "" {
 		t.Fatalf("logs -f of a silent exited container: %q", out)
 	}
-	d.berth("run", "-d", "--network", "none", "--name", "s-talker", "busybox", "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done")
-	if out := d.berth("logs", "-f", "s-talker"); out != "1\n2\n3\n" {
+	d.Berth("run", "-d", "--network", "none", "--name", "s-talker", "busybox", "sh", "-c", "for i in 1 2 3; do echo $i; sleep 0.2; done")
+	if out := d.Berth("logs", "-f", "s-talker"); out != "1\n2\n3\n" {
 		t.Fatalf("logs -f until exit: %q", out)
 	}
-	d.berth("rm", "-f", "s-exited", "s-talker")
-	if out := d.berth("ps", "-aq"); out != "" {
+	d.Berth("rm", "-f", "s-exited", "s-talker")
+	if out := d.Berth("ps", "-aq"); out != "" {
 		t.Fatalf("after rm -f: %q", out)
 	}
-	d.requireClean(t)
+	d.RequireClean(t)
 }
 
 // TestRestartPolicyAcrossDaemonRestart: an always-container whose process
@@ -61,27 +61,27 @@ func TestLogsFollowEndsWithContainer(t *testing.T) {
 // unless-stopped container stopped by hand stays stopped.
 func TestRestartPolicyAcrossDaemonRestart(t *testing.T) {
 	d := startDaemon(t)
-	d.loadBusybox()
-	d.berth("run", "-d", "--network", "none", "--name", "keeper", "--restart", "always", "busybox", "sleep", "1000")
-	d.berth("run", "-d", "--network", "none", "--name", "resting", "--restart", "unless-stopped", "busybox", "sleep", "1000")
-	d.berth("stop", "-t", "0", "resting")
-	pid := d.inspect(t, "keeper").Status.Pid
+	d.LoadBusybox()
+	d.Berth("run", "-d", "--network", "none", "--name", "keeper", "--restart", "always", "busybox", "sleep", "1000")
+	d.Berth("run", "-d", "--network", "none", "--name", "resting", "--restart", "unless-stopped", "busybox", "sleep", "1000")
+	d.Berth("stop", "-t", "0", "resting")
+	pid := d.Inspect(t, "keeper").Status.Pid
 	if pid <= 0 {
 		t.Fatalf("keeper pid %d", pid)
 	}
-	d.kill()
+	d.Kill()
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(500 * time.Millisecond)
-	d.start()
+	d.Start()
 	waitFor(t, 20*time.Second, "keeper to run again", func() bool {
-		c := d.inspect(t, "keeper")
+		c := d.Inspect(t, "keeper")
 		return c.Status.State == "running" && c.Status.RestartCount >= 1 && c.Status.Pid != pid
 	})
-	if s := d.inspect(t, "resting").Status.State; s != "exited" {
+	if s := d.Inspect(t, "resting").Status.State; s != "exited" {
 		t.Fatalf("resting after the daemon restart: %s", s)
 	}
-	d.berth("rm", "-f", "keeper", "resting")
-	d.requireClean(t)
+	d.Berth("rm", "-f", "keeper", "resting")
+	d.RequireClean(t)
 }

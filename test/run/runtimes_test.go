@@ -17,19 +17,19 @@ func TestRuntimeHandlers(t *testing.T) {
 		t.Fatal("crun not installed (Debian package crun)")
 	}
 	d := startDaemonWith(t, "\n[runtimes.myrunc]\npath = \""+runc+"\"\n")
-	d.loadBusybox()
+	d.LoadBusybox()
 	for _, rt := range []string{"berth-runtime", "runc", "crun", "myrunc"} {
-		if out := d.berth("run", "--rm", "--network", "none", "--runtime", rt, "busybox", "echo", "hello from "+rt); out != "hello from "+rt+"\n" {
+		if out := d.Berth("run", "--rm", "--network", "none", "--runtime", rt, "busybox", "echo", "hello from "+rt); out != "hello from "+rt+"\n" {
 			t.Errorf("--runtime %s: %q", rt, out)
 		}
 	}
-	id := strings.TrimSpace(d.berth("run", "-d", "--network", "none", "--runtime", "myrunc", "busybox", "sleep", "100"))
-	if c := d.inspect(t, id); c.Runtime != "myrunc" {
+	id := strings.TrimSpace(d.Berth("run", "-d", "--network", "none", "--runtime", "myrunc", "busybox", "sleep", "100"))
+	if c := d.Inspect(t, id); c.Runtime != "myrunc" {
 		t.Fatalf("recorded runtime %q", c.Runtime)
 	}
-	if out := d.berth("exec", id, "echo", "exec via myrunc"); out != "exec via myrunc\n" {
+	if out := d.Berth("exec", id, "echo", "exec via myrunc"); out != "exec via myrunc\n" {
 		t.Fatalf("exec: %q", out)
 	}
-	d.berth("rm", "-f", id)
-	d.requireClean(t)
+	d.Berth("rm", "-f", id)
+	d.RequireClean(t)
 }

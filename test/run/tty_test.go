@@ -15,8 +15,8 @@ import (
 func TestRunTerminal(t *testing.T) {
 	script := testutil.LookPath(t, "script", "bsdutils")
 	d := startDaemon(t)
-	d.loadBusybox()
-	berth := testutil.Binary(t, "berth") + " --address " + d.addr
+	d.LoadBusybox()
+	berth := testutil.Binary(t, "berth") + " --address " + d.Addr
 	inPty := func(cmd string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -29,7 +29,7 @@ func TestRunTerminal(t *testing.T) {
 	if out := inPty(berth + ` run -it --rm --network none busybox sh -c "tty; stty size"`); !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "31 101") {
 		t.Fatalf("run -it: %q", out)
 	}
-	d.berth("run", "-d", "--network", "none", "--name", "ttyhost", "busybox", "sleep", "100")
+	d.Berth("run", "-d", "--network", "none", "--name", "ttyhost", "busybox", "sleep", "100")
 	if out := inPty(berth + ` exec -it ttyhost sh -c "stty size"`); !strings.Contains(out, "31 101") {
 		t.Fatalf("exec -it: %q", out)
 	}
@@ -44,7 +44,7 @@ func TestRunTerminal(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 20*time.Second, "the container to run", func() bool { return d.states(t)["detached"] == "running" })
+	waitFor(t, 20*time.Second, "the container to run", func() bool { return d.States(t)["detached"] == "running" })
 	time.Sleep(500 * time.Millisecond) // the local terminal is raw by now
 	in.Write([]byte{0x10, 0x11})
 	if err := cmd.Wait(); err != nil {
@@ -52,9 +52,9 @@ func TestRunTerminal(t *testing.T) {
 	}
 	in.Close()
 	time.Sleep(300 * time.Millisecond)
-	if s := d.states(t)["detached"]; s != "running" {
+	if s := d.States(t)["detached"]; s != "running" {
 		t.Fatalf("after detaching: %s, want running", s)
 	}
-	d.berth("rm", "-f", "ttyhost", "detached")
-	d.requireClean(t)
+	d.Berth("rm", "-f", "ttyhost", "detached")
+	d.RequireClean(t)
 }
