@@ -20,6 +20,7 @@ import (
 	"github.com/berth-containers/berth/container"
 	"github.com/berth-containers/berth/image"
 	"github.com/berth-containers/berth/images"
+	"github.com/berth-containers/berth/internal/atomicfile"
 	"github.com/berth-containers/berth/internal/errdefs"
 	"github.com/berth-containers/berth/internal/namespaces"
 	"github.com/berth-containers/berth/leases"
@@ -386,7 +387,7 @@ func (s *ContainersService) create(ctx context.Context, imageName string, opts o
 	if err != nil {
 		return container.Container{}, err
 	}
-	if err := shim.WriteFileAtomic(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(bundle, "config.json"), b, 0o600); err != nil {
 		return container.Container{}, fmt.Errorf("write bundle of container %s: %w", container.ShortID(id), err)
 	}
 	if err := os.MkdirAll(s.logDir(ns, id), 0o700); err != nil {

@@ -10,10 +10,10 @@ import (
 
 	berthv1 "github.com/berth-containers/berth/api/berth/v1"
 	"github.com/berth-containers/berth/container"
+	"github.com/berth-containers/berth/internal/atomicfile"
 	"github.com/berth-containers/berth/internal/errdefs"
 	"github.com/berth-containers/berth/internal/namespaces"
 	"github.com/berth-containers/berth/oci"
-	"github.com/berth-containers/berth/shim"
 )
 
 // Update changes a container's limits (and restart policy): a running
@@ -132,7 +132,7 @@ func (s *ContainersService) Update(ctx context.Context, req *berthv1.UpdateConta
 		if err != nil {
 			return nil, err
 		}
-		if err := shim.WriteFileAtomic(filepath.Join(s.bundleDir(ns, c.ID), "config.json"), b, 0o600); err != nil {
+		if err := atomicfile.Write(filepath.Join(s.bundleDir(ns, c.ID), "config.json"), b, 0o600); err != nil {
 			return nil, fmt.Errorf("update %s: write bundle: %w", c.ID, err)
 		}
 	}

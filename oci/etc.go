@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-containers/berth/internal/atomicfile"
 	"github.com/berth-containers/berth/internal/errdefs"
 )
 
@@ -123,7 +124,7 @@ func WriteEtcFiles(dir string, o EtcOptions) error {
 		{EtcHostname, o.Hostname + "\n"},
 	}
 	for i, f := range files {
-		if err := writeAtomic(filepath.Join(dir, f.name), []byte(f.data), 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, f.name), []byte(f.data), 0o644); err != nil {
 			for _, g := range files[:i] {
 				os.Remove(filepath.Join(dir, g.name))
 			}
@@ -233,44 +234,6 @@ func checkHostname(h string) error {
 				return bad()
 			}
 		}
-	}
-	return nil
-}
-
-// writeAtomic writes data to path through a temp file, fsync and rename.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Chmod(mode); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	d, err := os.Open(filepath.Dir(path))
-	if err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

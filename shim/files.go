@@ -25,38 +25,6 @@ func SocketPath(stateDir, name string) string {
 	return filepath.Join(SocketDir, strconv.FormatUint(h.Sum64(), 36)+"-"+name)
 }
 
-// WriteFileAtomic writes data to path through a temp file, fsync and rename.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
 // ReadConfig reads StateDir/shim.json.
 func ReadConfig(stateDir string) (*Config, error) {
 	b, err := os.ReadFile(filepath.Join(stateDir, ConfigFile))
@@ -102,21 +70,6 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("shim config: runtime: missing")
 	case c.Socket == "":
 		return fmt.Errorf("shim config: socket: missing")
-	}
-	return nil
-}
-
-// writeFileRename writes data to path through a temp file and rename,
-// without fsync: atomic against a crash of the process, not of the machine.
-func writeFileRename(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-containers/berth/internal/atomicfile"
 	"github.com/berth-containers/berth/internal/errdefs"
 	"github.com/berth-containers/berth/runtime/cgroups"
 	"github.com/berth-containers/berth/shim/logs"
@@ -71,7 +72,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, ready io.WriteCloser
 	// The pid file is a hint for Connect and Recover (State also gives the
 	// pid, and Recover checks the pid is this shim): written atomically,
 	// not synced, to keep fsync off the start path.
-	if err := writeFileRename(s.path(PidFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+	if err := atomicfile.Replace(s.path(PidFile), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		ln.close()
 		return fail(fmt.Errorf("write pid file: %w", err))
 	}
@@ -352,7 +353,7 @@ func (s *Shim) exited(p *process, ch <-chan unix.WaitStatus) {
 
 func (s *Shim) recordExit(p *process, name string, e *ExitStatus) {
 	b, _ := json.Marshal(e)
-	if err := WriteFileAtomic(s.path(name), b, 0o644); err != nil {
+	if err := atomicfile.Write(s.path(name), b, 0o644); err != nil {
 		s.log.Error("write exit record", "file", name, "err", err)
 	}
 	p.mu.Lock()
@@ -525,7 +526,7 @@ func (s *Shim) exec(execID string, req *Request) error {
 	}
 	b, err := json.Marshal(req.Process)
 	if err == nil {
-		err = WriteFileAtomic(s.path("exec-"+execID+".process.json"), b, 0o600)
+		err = atomicfile.Write(s.path("exec-"+execID+".process.json"), b, 0o600)
 	}
 	if err != nil {
 		s.mu.Lock()

@@ -13,6 +13,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-containers/berth/internal/atomicfile"
 	"github.com/berth-containers/berth/internal/errdefs"
 	"github.com/berth-containers/berth/runtime/spec"
 )
@@ -140,7 +141,7 @@ func (h *Handle) Save(st *State) error {
 	if err != nil {
 		return fmt.Errorf("container %q: encode state: %w", h.ID, err)
 	}
-	return WriteFileReplace(h.Path(StateFile), b, 0o600)
+	return atomicfile.Replace(h.Path(StateFile), b, 0o600)
 }
 
 // Load reads state.json of a locked handle.
@@ -188,43 +189,6 @@ func List(root string) ([]string, error) {
 		}
 	}
 	return ids, nil
-}
-
-// WriteFileAtomic writes data to path through a temp file, fsync and rename.
-func WriteFileAtomic(path string, data []byte, mode os.FileMode) error {
-	return writeReplace(path, data, mode, true)
-}
-
-// WriteFileReplace writes data to path through a temp file and rename, without
-// fsync: readers and a runtime killed at any point see the old file or the new
-// one, never a torn one. It is for state that describes live processes (state.json,
-// pid files): after a machine crash those processes are gone, so forcing the
-// bytes to disk would buy nothing and cost a disk flush on every create/start.
-func WriteFileReplace(path string, data []byte, mode os.FileMode) error {
-	return writeReplace(path, data, mode, false)
-}
-
-func writeReplace(path string, data []byte, mode os.FileMode, sync bool) error {
-	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_CLOEXEC, mode)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil && sync {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // ProcStat is what berth-runtime needs from /proc/<pid>/stat.

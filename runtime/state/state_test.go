@@ -2,8 +2,6 @@ package state
 
 import (
 	"os"
-	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -142,20 +140,6 @@ func TestParseStat(t *testing.T) {
 	}
 	if !Alive(os.Getpid(), self.StartTime) || Alive(os.Getpid(), self.StartTime+1) {
 		t.Fatal("Alive does not compare start times")
-	}
-}
-
-func TestWriteFileAtomic(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "f")
-	if err := WriteFileAtomic(p, []byte("x"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(p)
-	if string(b) != "x" {
-		t.Fatalf("content %q", b)
-	}
-	if _, err := os.Stat(p + ".tmp" + strconv.Itoa(os.Getpid())); !os.IsNotExist(err) {
-		t.Fatal("temp file left behind")
 	}
 }
 

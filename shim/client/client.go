@@ -17,6 +17,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-containers/berth/internal/atomicfile"
 	"github.com/berth-containers/berth/internal/errdefs"
 	"github.com/berth-containers/berth/shim"
 )
@@ -117,7 +118,7 @@ func Start(ctx context.Context, opts StartOpts) (_ *Client, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := shim.WriteFileAtomic(filepath.Join(opts.StateDir, shim.ConfigFile), b, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(opts.StateDir, shim.ConfigFile), b, 0o600); err != nil {
 		return nil, fmt.Errorf("shim start %s: write config: %w", opts.ID, err)
 	}
 	logf, err := os.OpenFile(filepath.Join(opts.StateDir, shim.LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
