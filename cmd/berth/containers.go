@@ -71,7 +71,7 @@ func runStart(g *globals, args []string) error {
 	fs.BoolVar(attach, "attach", false, "attach stdout/stderr")
 	interactive := fs.Bool("i", false, "attach stdin")
 	fs.BoolVar(interactive, "interactive", false, "attach stdin")
-	pos, err := parseArgs(fs, expandShortsAI(args))
+	pos, err := parseArgs(fs, expandBoolShorts(args, "ai"))
 	if err != nil {
 		return err
 	}
@@ -99,20 +99,6 @@ func runStart(g *globals, args []string) error {
 		_, err := c.StartContainer(ctx, id, false, false, client.IO{})
 		return err
 	})
-}
-
-func expandShortsAI(args []string) []string {
-	var out []string
-	for _, a := range args {
-		if len(a) > 2 && a[0] == '-' && a[1] != '-' && strings.Trim(a[1:], "ai") == "" {
-			for _, c := range a[1:] {
-				out = append(out, "-"+string(c))
-			}
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
 }
 
 func runStop(g *globals, args []string, restart bool) error {
@@ -153,7 +139,7 @@ func runRm(g *globals, args []string) error {
 	fs.BoolVar(force, "force", false, "force the removal of a running container")
 	vols := fs.Bool("v", false, "remove anonymous volumes of the container")
 	fs.BoolVar(vols, "volumes", false, "remove anonymous volumes")
-	pos, err := parseArgs(fs, expandShortsFV(args))
+	pos, err := parseArgs(fs, expandBoolShorts(args, "fv"))
 	if err != nil {
 		return err
 	}
@@ -161,20 +147,6 @@ func runRm(g *globals, args []string) error {
 		_, err := c.Containers().Remove(c.Context(ctx), &berthv1.RemoveRequest{Id: id, Force: *force, Volumes: *vols})
 		return err
 	})
-}
-
-func expandShortsFV(args []string) []string {
-	var out []string
-	for _, a := range args {
-		if len(a) > 2 && a[0] == '-' && a[1] != '-' && strings.Trim(a[1:], "fv") == "" {
-			for _, c := range a[1:] {
-				out = append(out, "-"+string(c))
-			}
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
 }
 
 func inspectContainer(ctx context.Context, c *client.Client, id string) (container.Container, error) {
@@ -232,7 +204,7 @@ func runPs(g *globals, args []string) error {
 	var filters listFlag
 	fs.Var(&filters, "f", "filter KEY=VALUE (id, name, status, label, ancestor)")
 	fs.Var(&filters, "filter", "filter KEY=VALUE")
-	pos, err := parseArgs(fs, expandShortsAQ(args))
+	pos, err := parseArgs(fs, expandBoolShorts(args, "aq"))
 	if err != nil {
 		return err
 	}
@@ -307,20 +279,6 @@ func runPs(g *globals, args []string) error {
 		w.Flush()
 	}
 	return nil
-}
-
-func expandShortsAQ(args []string) []string {
-	var out []string
-	for _, a := range args {
-		if len(a) > 2 && a[0] == '-' && a[1] != '-' && strings.Trim(a[1:], "aq") == "" {
-			for _, c := range a[1:] {
-				out = append(out, "-"+string(c))
-			}
-			continue
-		}
-		out = append(out, a)
-	}
-	return out
 }
 
 func runWait(g *globals, args []string) error {
@@ -551,4 +509,20 @@ func runUpdate(g *globals, args []string) error {
 		_, err := c.Containers().Update(c.Context(ctx), r)
 		return err
 	})
+}
+
+// expandBoolShorts splits combined short boolean flags ("-ai") into single
+// ones ("-a", "-i") when every letter is one of bools.
+func expandBoolShorts(args []string, bools string) []string {
+	var out []string
+	for _, a := range args {
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' && strings.Trim(a[1:], bools) == "" {
+			for _, c := range a[1:] {
+				out = append(out, "-"+string(c))
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
