@@ -568,3 +568,57 @@ func TestInitJoinsEveryCgroup(t *testing.T) {
 		})
 	}
 }
+
+// TestRunForwardsSignals: a foreground run passes the signals it receives to the
+// container's init, both those it catches at once (TERM) and those it catches
+// once the container has run a while (USR1, RTMIN+3 as systemd's stop signal),
+// and exits with the container's code. Signals the runtime lives with (WINCH)
+// are not passed on.
+func TestRunForwardsSignals(t *testing.T) {
+	r := newRT(t)
+	for _, c := range []struct {
+		name string
+		sig  unix.Signal
+		trap string
+		code int
+	}{
+		{"TERM", unix.SIGTERM, "TERM", 7},
+		{"USR1", unix.SIGUSR1, "USR1", 8},
+		{"HUP", unix.SIGHUP, "HUP", 9},
+		{"RTMIN+3", unix.Signal(37), "37", 10},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			// WINCH must not reach the container (it would exit 99).
+			script := fmt.Sprintf("trap 'exit 99' WINCH; trap 'exit %d' %s; touch /shared/ready; while :; do sleep 0.02; done", c.code, c.trap)
+			bundle := testutil.Bundle(t, shared(dir), "sh", "-c", script)
+			id := uniqueID(t)
+			r.cleanup(id)
+			cmd := r.cmd("run", "--bundle", bundle, id)
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFile(t, filepath.Join(dir, "ready"))
+			_ = cmd.Process.Signal(unix.SIGWINCH)
+			// The late signals are caught 50 ms after the container started.
+			time.Sleep(200 * time.Millisecond)
+			if err := cmd.Process.Signal(c.sig); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				_ = cmd.Process.Kill()
+				t.Fatalf("run did not exit after %s (stderr %q)", c.name, stderr.String())
+			}
+			if got := cmd.ProcessState.ExitCode(); got != c.code {
+				t.Errorf("run exited %d after %s, want the container's %d (stderr %q)", got, c.name, c.code, stderr.String())
+			}
+			assertGone(t, r, id, 0)
+		})
+	}
+}

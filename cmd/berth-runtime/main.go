@@ -1,3 +1,7 @@
+// The runtime lives for milliseconds: re-checking the cgroup's CPU limit in
+// the background for GOMAXPROCS is work with nothing to gain here.
+//
+//go:debug updatemaxprocs=0
 package main
 
 import (

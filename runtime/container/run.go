@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -33,9 +32,7 @@ func (r *Runtime) Run(o CreateOpts, ro RunOpts) (int, error) {
 	var sigs chan os.Signal
 	if !ro.Detach {
 		// Catch signals before the container exists so none is lost.
-		sigs = make(chan os.Signal, 64)
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		sigs = catchSignals()
 	}
 	t0 := time.Now()
 	o.keepLocked = true
@@ -87,38 +84,6 @@ func (r *Runtime) Run(o CreateOpts, ro RunOpts) (int, error) {
 		r.log().Debug("run", "id", o.ID, "phase", "deleted", "elapsed", time.Since(t0))
 	}
 	return code, nil
-}
-
-// waitForward waits for pid (our child), forwarding the signals that arrive on
-// sigs, and returns its exit code.
-func waitForward(pid int, sigs chan os.Signal) int {
-	done := make(chan unix.WaitStatus, 1)
-	go func() {
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(pid, &ws, 0, nil)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				ws = 255 << 8
-			}
-			break
-		}
-		done <- ws
-	}()
-	for {
-		select {
-		case ws := <-done:
-			return exitCode(ws)
-		case s := <-sigs:
-			sig, ok := s.(unix.Signal)
-			if !ok || sig == unix.SIGCHLD || sig == unix.SIGURG || sig == unix.SIGWINCH || sig == unix.SIGPIPE {
-				continue
-			}
-			_ = unix.Kill(pid, sig)
-		}
-	}
 }
 
 func exitCode(ws unix.WaitStatus) int {
@@ -183,9 +148,7 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	}
 	var sigs chan os.Signal
 	if !o.Detach {
-		sigs = make(chan os.Signal, 64)
-		signal.Notify(sigs)
-		defer signal.Stop(sigs)
+		sigs = catchSignals()
 	}
 	var consoleSock, recvSock *os.File
 	if p.Terminal {
