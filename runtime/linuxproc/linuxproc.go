@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -310,29 +312,38 @@ func SetUmask(m *uint32) error {
 	return nil
 }
 
-// SwitchUser sets supplementary groups, gid and uid of the calling process
-// (all threads), keeping permitted capabilities (PR_SET_KEEPCAPS) so that
-// capabilities can be applied afterwards. Clearing the supplementary groups
-// is skipped where setgroups(2) is denied (a user namespace with setgroups
-// "deny") and none were asked for.
+// SwitchUser sets supplementary groups, gid and uid of the calling thread,
+// keeping permitted capabilities (PR_SET_KEEPCAPS) so that capabilities can
+// be applied afterwards. Clearing the supplementary groups is skipped where
+// setgroups(2) is denied (a user namespace with setgroups "deny") and none
+// were asked for.
+//
+// Like capabilities, the credentials change on this thread only (raw
+// system calls): the caller is a container's init locked to the thread that
+// execs the user program, and execve leaves no other thread. The C library's
+// process-wide variants would stop every thread of the Go runtime with a
+// signal, three times, on the way to every container's start.
 func SwitchUser(u specs.User) error {
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("process.user: keep capabilities: %w", err)
 	}
-	gids := make([]int, len(u.AdditionalGids))
-	for i, g := range u.AdditionalGids {
-		gids[i] = int(g)
+	gids := make([]uint32, len(u.AdditionalGids))
+	copy(gids, u.AdditionalGids)
+	var list uintptr
+	if len(gids) > 0 {
+		list = uintptr(unsafe.Pointer(&gids[0]))
 	}
-	if err := syscall.Setgroups(gids); err != nil {
-		if !(len(gids) == 0 && errors.Is(err, unix.EPERM)) {
-			return fmt.Errorf("process.user.additionalGids %v: setgroups: %w", u.AdditionalGids, err)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), list, 0); e != 0 {
+		if !(len(gids) == 0 && e == unix.EPERM) {
+			return fmt.Errorf("process.user.additionalGids %v: setgroups: %w", u.AdditionalGids, e)
 		}
 	}
-	if err := unix.Setresgid(int(u.GID), int(u.GID), int(u.GID)); err != nil {
-		return fmt.Errorf("process.user.gid %d: %w (is it mapped in the user namespace?)", u.GID, err)
+	runtime.KeepAlive(gids)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID)); e != 0 {
+		return fmt.Errorf("process.user.gid %d: %w (is it mapped in the user namespace?)", u.GID, e)
 	}
-	if err := unix.Setresuid(int(u.UID), int(u.UID), int(u.UID)); err != nil {
-		return fmt.Errorf("process.user.uid %d: %w (is it mapped in the user namespace?)", u.UID, err)
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID)); e != 0 {
+		return fmt.Errorf("process.user.uid %d: %w (is it mapped in the user namespace?)", u.UID, e)
 	}
 	return nil
 }
