@@ -85,10 +85,14 @@ func cmdExec(g *globals, args []string) (int, error) {
 		if err != nil {
 			return 1, err
 		}
-		if st.Config == nil || st.Config.Process == nil {
+		cfg, err := st.Spec()
+		if err != nil {
+			return 1, err
+		}
+		if cfg == nil || cfg.Process == nil {
 			return 1, fmt.Errorf("container %q: no process configuration recorded: %w", id, errdefs.ErrFailedPrecondition)
 		}
-		cp := *st.Config.Process
+		cp := *cfg.Process
 		p = &cp
 		p.Args = cmdArgs
 		p.Terminal = tty

@@ -40,10 +40,10 @@ func TestBootstrapFor(t *testing.T) {
 }
 
 func TestJoinBootstrap(t *testing.T) {
-	st := &state.State{ID: "x", Pid: os.Getpid(), Config: &specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{
+	st := &state.State{ID: "x", Pid: os.Getpid()}
+	b, err := joinBootstrap(st, &specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{
 		{Type: specs.UserNamespace}, {Type: specs.MountNamespace}, {Type: specs.NetworkNamespace},
-	}}}}
-	b, err := joinBootstrap(st)
+	}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -197,8 +197,9 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	st := &state.State{
 		ID: o.ID, Bundle: bundle, Rootfs: rootfsPath, Pid: proc.pid, StartTime: ps.StartTime,
 		Created: time.Now().UTC(), Owner: owner(), Annotations: s.Annotations, Cgroup: savedCg,
-		Rootless: r.Rootless, Config: s,
+		Rootless: r.Rootless,
 	}
+	st.SetSpec(s)
 	// Recorded before anything else runs, so `delete --force` can clean up
 	// after a crash from here on.
 	if err := h.Save(st); err != nil {

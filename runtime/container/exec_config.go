@@ -12,17 +12,17 @@ import (
 	"github.com/berth-containers/berth/runtime/state"
 )
 
-func newExecConfig(st *state.State, p *specs.Process) initproc.Config {
-	return initproc.Config{Kind: initproc.KindExec, ID: st.ID, Bundle: st.Bundle, Spec: st.Config, Process: p, Rootless: st.Rootless}
+func newExecConfig(st *state.State, cfg *specs.Spec, p *specs.Process) initproc.Config {
+	return initproc.Config{Kind: initproc.KindExec, ID: st.ID, Bundle: st.Bundle, Spec: cfg, Process: p, Rootless: st.Rootless}
 }
 
 // joinBootstrap joins every namespace the container's init is in.
-func joinBootstrap(st *state.State) (nsexec.Bootstrap, error) {
+func joinBootstrap(st *state.State, cfg *specs.Spec) (nsexec.Bootstrap, error) {
 	var b nsexec.Bootstrap
-	if st.Config == nil || st.Config.Linux == nil {
+	if cfg == nil || cfg.Linux == nil {
 		return b, fmt.Errorf("container %q: no configuration recorded: %w", st.ID, errdefs.ErrFailedPrecondition)
 	}
-	for _, ns := range st.Config.Linux.Namespaces {
+	for _, ns := range cfg.Linux.Namespaces {
 		flag, ok := nsexec.NSFlag(string(ns.Type))
 		if !ok {
 			continue

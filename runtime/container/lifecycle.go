@@ -87,9 +87,13 @@ func (r *Runtime) start(h *state.Handle, st *state.State) error {
 	if err := os.Remove(fifo); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("start container %q: remove exec fifo: %w", st.ID, err)
 	}
-	if st.Config != nil && st.Config.Hooks != nil && len(st.Config.Hooks.Poststart) > 0 {
+	hk, err := st.ConfigHooks()
+	if err != nil {
+		return err
+	}
+	if hk != nil && len(hk.Poststart) > 0 {
 		os := &specs.State{Version: specs.Version, ID: st.ID, Status: specs.StateRunning, Pid: st.Pid, Bundle: st.Bundle, Annotations: st.Annotations}
-		if err := hooks.RunAllContinue(st.Config.Hooks, hooks.Poststart, os); err != nil {
+		if err := hooks.RunAllContinue(hk, hooks.Poststart, os); err != nil {
 			r.log().Warn("poststart hook failed", "id", st.ID, "error", err)
 		}
 	}
@@ -213,10 +217,15 @@ func (r *Runtime) destroy(h *state.Handle, st *state.State, status string) error
 	} else if len(st.Cgroup) > 0 {
 		errs = append(errs, cgErr)
 	}
-	if st.CreateDone && st.Config != nil && st.Config.Hooks != nil && len(st.Config.Hooks.Poststop) > 0 {
-		os := &specs.State{Version: specs.Version, ID: st.ID, Status: specs.StateStopped, Pid: 0, Bundle: st.Bundle, Annotations: st.Annotations}
-		if err := hooks.RunAllContinue(st.Config.Hooks, hooks.Poststop, os); err != nil {
-			r.log().Warn("poststop hook failed", "id", st.ID, "error", err)
+	if st.CreateDone {
+		hk, err := st.ConfigHooks()
+		if err != nil {
+			errs = append(errs, err)
+		} else if hk != nil && len(hk.Poststop) > 0 {
+			os := &specs.State{Version: specs.Version, ID: st.ID, Status: specs.StateStopped, Pid: 0, Bundle: st.Bundle, Annotations: st.Annotations}
+			if err := hooks.RunAllContinue(hk, hooks.Poststop, os); err != nil {
+				r.log().Warn("poststop hook failed", "id", st.ID, "error", err)
+			}
 		}
 	}
 	if err := h.Remove(); err != nil {
@@ -285,8 +294,12 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	if err := m.Set(res); err != nil {
 		return err
 	}
-	if st.Config != nil && st.Config.Linux != nil {
-		st.Config.Linux.Resources = mergeResources(st.Config.Linux.Resources, res)
+	cfg, err := st.Spec()
+	if err != nil {
+		return err
+	}
+	if cfg != nil && cfg.Linux != nil {
+		cfg.Linux.Resources = mergeResources(cfg.Linux.Resources, res)
 		return h.Save(st)
 	}
 	return nil

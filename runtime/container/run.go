@@ -138,7 +138,11 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	default:
 		return -1, fmt.Errorf("cannot exec in a %s container: %w", s, errdefs.ErrFailedPrecondition)
 	}
-	boot, err := joinBootstrap(st)
+	cfg, err := st.Spec()
+	if err != nil {
+		return -1, err
+	}
+	boot, err := joinBootstrap(st, cfg)
 	if err != nil {
 		return -1, err
 	}
@@ -166,7 +170,7 @@ func (r *Runtime) Exec(o ExecOpts) (int, error) {
 	}
 	req := &spawnReq{
 		boot: boot, preserveFDs: o.PreserveFDs, console: consoleSock, stdio: o.Stdio, cgroup: cg,
-		cfg: newExecConfig(st, p),
+		cfg: newExecConfig(st, cfg, p),
 	}
 	proc, err := spawn(req)
 	if err != nil {

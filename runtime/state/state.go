@@ -41,8 +41,53 @@ type State struct {
 	CreateDone bool            `json:"createDone"`
 	Cgroup     json.RawMessage `json:"cgroup,omitempty"` // cgroups.Saved
 	Rootless   bool            `json:"rootless,omitempty"`
-	// Config is the container's validated configuration (exec, hooks, namespaces).
-	Config *specs.Spec `json:"config"`
+	// Hooks are the configuration's hooks, kept apart so that start and delete
+	// run theirs without decoding the whole configuration.
+	Hooks *specs.Hooks `json:"hooks,omitempty"`
+	// Format is 2 where Hooks is recorded (earlier files: only in config).
+	Format int `json:"format,omitempty"`
+	// RawConfig is the container's validated configuration as recorded; Spec
+	// decodes it on first use (exec, update).
+	RawConfig json.RawMessage `json:"config"`
+
+	config *specs.Spec
+}
+
+const stateFormat = 2
+
+// SetSpec records s as the container's configuration.
+func (st *State) SetSpec(s *specs.Spec) {
+	st.config = s
+	st.RawConfig = nil
+}
+
+// Spec returns the container's configuration, decoding it on first use; nil
+// when none was recorded.
+func (st *State) Spec() (*specs.Spec, error) {
+	if st.config != nil || len(st.RawConfig) == 0 || string(st.RawConfig) == "null" {
+		return st.config, nil
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(st.RawConfig, &s); err != nil {
+		return nil, fmt.Errorf("container %q: %s: config: %w", st.ID, StateFile, err)
+	}
+	st.config = &s
+	return st.config, nil
+}
+
+// ConfigHooks returns the configuration's hooks (nil: none).
+func (st *State) ConfigHooks() (*specs.Hooks, error) {
+	if st.config != nil {
+		return st.config.Hooks, nil
+	}
+	if st.Format >= stateFormat {
+		return st.Hooks, nil
+	}
+	s, err := st.Spec()
+	if err != nil || s == nil {
+		return nil, err
+	}
+	return s.Hooks, nil
 }
 
 // Handle is a locked container state directory.
@@ -137,6 +182,15 @@ func (h *Handle) Path(name string) string { return filepath.Join(h.Dir, name) }
 
 // Save writes st as state.json crash-safely.
 func (h *Handle) Save(st *State) error {
+	if st.config != nil {
+		raw, err := json.Marshal(st.config)
+		if err != nil {
+			return fmt.Errorf("container %q: encode config: %w", h.ID, err)
+		}
+		st.RawConfig = raw
+		st.Hooks = st.config.Hooks
+	}
+	st.Format = stateFormat
 	b, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("container %q: encode state: %w", h.ID, err)

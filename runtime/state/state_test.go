@@ -1,10 +1,15 @@
 package state
 
 import (
+	"encoding/json"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-containers/berth/internal/errdefs"
 )
@@ -146,4 +151,68 @@ func TestParseStat(t *testing.T) {
 func FuzzParseStat(f *testing.F) {
 	f.Add("1 (init) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 5 1 1 0")
 	f.Fuzz(func(t *testing.T, s string) { _, _ = ParseStat(s) })
+}
+
+// TestConfigRecorded: the configuration survives state.json and is decoded only
+// when asked for; its hooks are readable on their own, also from a state.json
+// written before they were recorded apart.
+func TestConfigRecorded(t *testing.T) {
+	root := t.TempDir()
+	h, err := Create(root, "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Unlock()
+	hooks := &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}}
+	st := &State{ID: "c2", Pid: 42}
+	st.SetSpec(&specs.Spec{Version: "1.2.0", Hostname: "h", Hooks: hooks})
+	if err := h.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Read(root, "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.config != nil {
+		t.Fatal("Read decoded the configuration")
+	}
+	hk, err := got.ConfigHooks()
+	if err != nil || hk == nil || len(hk.Poststart) != 1 || hk.Poststart[0].Path != "/bin/true" {
+		t.Fatalf("ConfigHooks = %+v, %v", hk, err)
+	}
+	if got.config != nil {
+		t.Fatal("ConfigHooks decoded the configuration")
+	}
+	s, err := got.Spec()
+	if err != nil || s == nil || s.Hostname != "h" || s.Hooks == nil {
+		t.Fatalf("Spec = %+v, %v", s, err)
+	}
+	// A file of the earlier format: hooks only inside the configuration.
+	b, err := os.ReadFile(filepath.Join(root, "c2", StateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "hooks")
+	delete(m, "format")
+	b, _ = json.Marshal(m)
+	if err := os.WriteFile(filepath.Join(root, "c2", StateFile), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old, err := Read(root, "c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hk, err := old.ConfigHooks(); err != nil || hk == nil || len(hk.Poststart) != 1 {
+		t.Fatalf("ConfigHooks of an earlier state.json = %+v, %v", hk, err)
+	}
+	// A damaged configuration is an error naming the file, not a silent nil.
+	old.RawConfig = json.RawMessage(`{"process": 7}`)
+	old.config = nil
+	if _, err := old.Spec(); err == nil || !strings.Contains(err.Error(), StateFile) {
+		t.Fatalf("Spec of a damaged config = %v", err)
+	}
 }
