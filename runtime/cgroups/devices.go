@@ -2,7 +2,6 @@ package cgroups
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -89,7 +88,20 @@ func DefaultDeviceRules() []specs.LinuxDeviceCgroup {
 	}
 }
 
-var pageSizeRE = regexp.MustCompile(`^[1-9][0-9]*[KMGTPE]B$`)
+// validPageSize reports whether s reads like "2MB" or "64KB": digits without a
+// leading zero, then a unit K, M, G, T, P or E and "B".
+func validPageSize(s string) bool {
+	n := len(s)
+	if n < 3 || s[0] < '1' || s[0] > '9' || s[n-1] != 'B' || !strings.ContainsRune("KMGTPE", rune(s[n-2])) {
+		return false
+	}
+	for _, c := range s[1 : n-2] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // validateCommon checks what does not depend on the cgroup version.
 func validateCommon(r *specs.LinuxResources) error {
@@ -99,7 +111,7 @@ func validateCommon(r *specs.LinuxResources) error {
 		}
 	}
 	for i, h := range r.HugepageLimits {
-		if !pageSizeRE.MatchString(h.Pagesize) {
+		if !validPageSize(h.Pagesize) {
 			return fmt.Errorf("linux.resources.hugepageLimits[%d].pageSize %q: want <number><K|M|G|...>B, e.g. 2MB: %w", i, h.Pagesize, errdefs.ErrInvalidArgument)
 		}
 	}

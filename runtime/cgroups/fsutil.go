@@ -173,26 +173,23 @@ const destroyBudget = 500 * time.Millisecond
 // with their directory). EBUSY (processes still exiting) is retried with a
 // short backoff until deadline.
 func removeTree(dir string, deadline time.Time) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	for _, e := range ents {
-		if e.IsDir() {
-			if err := removeTree(filepath.Join(dir, e.Name()), deadline); err != nil {
-				return err
-			}
-		}
-	}
+	// A container's cgroup rarely has children: try the directory itself
+	// first, and list it (dozens of control files) only when it is not empty.
 	delay := 500 * time.Microsecond
+	listed := false
 	for {
 		err := unix.Rmdir(dir)
 		switch {
 		case err == nil, err == unix.ENOENT:
 			return nil
+		case (err == unix.ENOTEMPTY || err == unix.EBUSY) && !listed:
+			// Children first (EBUSY too: a v1 hierarchy reports a cgroup
+			// with child cgroups as busy).
+			listed = true
+			if err := removeChildren(dir, deadline); err != nil {
+				return err
+			}
+			continue
 		case err == unix.ENOTEMPTY && fakeTrees && isFakeDir(dir):
 			// A fake (test) tree holds regular files standing in for control
 			// files: remove them too.
@@ -212,6 +209,25 @@ func removeTree(dir string, deadline time.Time) error {
 		}
 		return fmt.Errorf("remove cgroup %s: %w", dir, err)
 	}
+}
+
+// removeChildren removes the child cgroups of dir.
+func removeChildren(dir string, deadline time.Time) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			if err := removeTree(filepath.Join(dir, e.Name()), deadline); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // isFakeDir reports whether dir is on an ordinary filesystem rather than a
