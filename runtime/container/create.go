@@ -69,8 +69,9 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 		return nil, fmt.Errorf("--bundle %s: %w", o.Bundle, err)
 	}
 	s := o.Spec
+	var raw []byte // config.json as it is, when the spec came from there
 	if s == nil {
-		if s, err = loadSpec(bundle); err != nil {
+		if s, raw, err = loadSpec(bundle); err != nil {
 			return nil, err
 		}
 	}
@@ -179,7 +180,7 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 		// Create's init stops at "mounted" until the parent answers.
 		overlapCgroup: true,
 		cfg: initproc.Config{
-			Kind: initproc.KindCreate, ID: o.ID, Bundle: bundle, Spec: s, Process: s.Process,
+			Kind: initproc.KindCreate, ID: o.ID, Bundle: bundle, Spec: s, SpecJSON: raw, Process: s.Process,
 			NoPivot: o.NoPivot, NoNewKeyring: o.NoNewKeyring, Rootless: r.Rootless,
 		},
 	}
@@ -199,7 +200,7 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 		Created: time.Now().UTC(), Owner: owner(), Annotations: s.Annotations, Cgroup: savedCg,
 		Rootless: r.Rootless,
 	}
-	st.SetSpec(s)
+	st.SetSpec(s, raw)
 	// Recorded before anything else runs, so `delete --force` can clean up
 	// after a crash from here on.
 	if err := h.Save(st); err != nil {
@@ -270,26 +271,26 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 // loadSpec loads and validates bundle/config.json. A configuration without a
 // process is valid for create (the runtime spec requires process only at
 // start): everything else in it is still validated.
-func loadSpec(bundle string) (*specs.Spec, error) {
-	s, err := spec.Load(bundle)
+func loadSpec(bundle string) (*specs.Spec, []byte, error) {
+	s, raw, _, err := spec.LoadDocument(bundle)
 	if err == nil || !strings.Contains(err.Error(), "process: missing") {
-		return s, err
+		return s, raw, err
 	}
 	data, rerr := os.ReadFile(filepath.Join(bundle, spec.ConfigName))
 	if rerr != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s, perr := spec.Parse(data)
 	if perr != nil || s.Process != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.Process = &specs.Process{Args: []string{"/"}, Cwd: "/"}
 	verr := spec.Validate(s, bundle)
 	s.Process = nil
 	if verr != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(bundle, spec.ConfigName), verr)
+		return nil, nil, fmt.Errorf("%s: %w", filepath.Join(bundle, spec.ConfigName), verr)
 	}
-	return s, nil
+	return s, data, nil
 }
 
 // canSelfJoin: the C stage can open and write the host's cgroup files itself

@@ -13,7 +13,7 @@ import (
 )
 
 func newExecConfig(st *state.State, cfg *specs.Spec, p *specs.Process) initproc.Config {
-	return initproc.Config{Kind: initproc.KindExec, ID: st.ID, Bundle: st.Bundle, Spec: cfg, Process: p, Rootless: st.Rootless}
+	return initproc.Config{Kind: initproc.KindExec, ID: st.ID, Bundle: st.Bundle, Spec: cfg, SpecJSON: st.RawConfig, Process: p, Rootless: st.Rootless}
 }
 
 // joinBootstrap joins every namespace the container's init is in.

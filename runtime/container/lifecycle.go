@@ -300,6 +300,7 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	}
 	if cfg != nil && cfg.Linux != nil {
 		cfg.Linux.Resources = mergeResources(cfg.Linux.Resources, res)
+		st.SetSpec(cfg, nil) // changed: encoded afresh
 		return h.Save(st)
 	}
 	return nil

@@ -245,7 +245,7 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 		}
 	}
 	req.cfg.HostPid = p.pid
-	b, err := json.Marshal(&req.cfg)
+	b, err := initproc.EncodeConfig(&req.cfg)
 	if err != nil {
 		return p, err
 	}

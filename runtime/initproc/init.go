@@ -1,7 +1,6 @@
 package initproc
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -56,10 +55,11 @@ func run(sync *os.File) error {
 	if err != nil {
 		return fmt.Errorf("init: read config: %w", err)
 	}
-	var cfg Config
-	if err := json.Unmarshal(b, &cfg); err != nil {
+	cfgp, err := DecodeConfig(b)
+	if err != nil {
 		return fmt.Errorf("init: decode config: %w", err)
 	}
+	cfg := *cfgp
 	if cfg.Process == nil && cfg.Kind != KindCreate {
 		return fmt.Errorf("process: missing: %w", errdefs.ErrInvalidArgument)
 	}

@@ -37,30 +37,36 @@ func Load(bundle string) (*specs.Spec, error) {
 // LoadWithWarnings is Load that also returns the JSON paths of the unknown
 // fields it ignored.
 func LoadWithWarnings(bundle string) (*specs.Spec, []string, error) {
+	s, _, unknown, err := LoadDocument(bundle)
+	return s, unknown, err
+}
+
+// LoadDocument is LoadWithWarnings that also returns config.json's content.
+func LoadDocument(bundle string) (*specs.Spec, []byte, []string, error) {
 	p := filepath.Join(bundle, ConfigName)
 	f, err := os.Open(p)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, fmt.Errorf("bundle %s: %s not found: %w", bundle, ConfigName, errdefs.ErrNotFound)
+			return nil, nil, nil, fmt.Errorf("bundle %s: %s not found: %w", bundle, ConfigName, errdefs.ErrNotFound)
 		}
-		return nil, nil, fmt.Errorf("bundle %s: open %s: %v: %w", bundle, ConfigName, err, errdefs.ErrInvalidArgument)
+		return nil, nil, nil, fmt.Errorf("bundle %s: open %s: %v: %w", bundle, ConfigName, err, errdefs.ErrInvalidArgument)
 	}
 	defer f.Close()
 	var buf bytes.Buffer
 	if _, err := buf.ReadFrom(io.LimitReader(f, maxConfigSize+1)); err != nil {
-		return nil, nil, fmt.Errorf("%s: read: %v: %w", p, err, errdefs.ErrInvalidArgument)
+		return nil, nil, nil, fmt.Errorf("%s: read: %v: %w", p, err, errdefs.ErrInvalidArgument)
 	}
 	if buf.Len() > maxConfigSize {
-		return nil, nil, fmt.Errorf("%s: larger than %d bytes: %w", p, maxConfigSize, errdefs.ErrInvalidArgument)
+		return nil, nil, nil, fmt.Errorf("%s: larger than %d bytes: %w", p, maxConfigSize, errdefs.ErrInvalidArgument)
 	}
 	s, unknown, err := ParseWithWarnings(buf.Bytes())
 	if err != nil {
-		return nil, unknown, fmt.Errorf("%s: %w", p, err)
+		return nil, nil, unknown, fmt.Errorf("%s: %w", p, err)
 	}
 	if err := Validate(s, bundle); err != nil {
-		return nil, unknown, fmt.Errorf("%s: %w", p, err)
+		return nil, nil, unknown, fmt.Errorf("%s: %w", p, err)
 	}
-	return s, unknown, nil
+	return s, buf.Bytes(), unknown, nil
 }
 
 // Parse decodes a config.json document without validating it: syntax errors
@@ -93,7 +99,7 @@ func ParseWithWarnings(data []byte) (*specs.Spec, []string, error) {
 	if err := dec.Decode(&tree); err != nil {
 		return nil, nil, syntaxError(data, err)
 	}
-	if dec.More() {
+	if !onlySpace(data[dec.InputOffset():]) {
 		off := dec.InputOffset()
 		line, col := lineCol(data, off)
 		return nil, nil, fmt.Errorf("config: unexpected data after the JSON document at line %d, column %d (offset %d): %w", line, col, off, errdefs.ErrInvalidArgument)
@@ -104,6 +110,10 @@ func ParseWithWarnings(data []byte) (*specs.Spec, []string, error) {
 	var unknown []string
 	unknownFields(tree, reflect.TypeOf(specs.Spec{}), "", &unknown)
 	var s specs.Spec
+	if fillTree(tree, data, &s) == nil {
+		return &s, unknown, nil
+	}
+	s = specs.Spec{}
 	if err := json.Unmarshal(data, &s); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {

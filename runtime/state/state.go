@@ -55,10 +55,14 @@ type State struct {
 
 const stateFormat = 2
 
-// SetSpec records s as the container's configuration.
-func (st *State) SetSpec(s *specs.Spec) {
+// SetSpec records s as the container's configuration; raw, when not nil, is
+// s as JSON (config.json's content), recorded as it is.
+func (st *State) SetSpec(s *specs.Spec, raw []byte) {
 	st.config = s
-	st.RawConfig = nil
+	st.RawConfig = raw
+	if s != nil {
+		st.Hooks = s.Hooks
+	}
 }
 
 // Spec returns the container's configuration, decoding it on first use; nil
@@ -68,7 +72,7 @@ func (st *State) Spec() (*specs.Spec, error) {
 		return st.config, nil
 	}
 	var s specs.Spec
-	if err := json.Unmarshal(st.RawConfig, &s); err != nil {
+	if err := spec.DecodeJSON(st.RawConfig, &s); err != nil {
 		return nil, fmt.Errorf("container %q: %s: config: %w", st.ID, StateFile, err)
 	}
 	st.config = &s
@@ -183,11 +187,13 @@ func (h *Handle) Path(name string) string { return filepath.Join(h.Dir, name) }
 // Save writes st as state.json crash-safely.
 func (h *Handle) Save(st *State) error {
 	if st.config != nil {
-		raw, err := json.Marshal(st.config)
-		if err != nil {
-			return fmt.Errorf("container %q: encode config: %w", h.ID, err)
+		if st.RawConfig == nil {
+			raw, err := json.Marshal(st.config)
+			if err != nil {
+				return fmt.Errorf("container %q: encode config: %w", h.ID, err)
+			}
+			st.RawConfig = raw
 		}
-		st.RawConfig = raw
 		st.Hooks = st.config.Hooks
 	}
 	st.Format = stateFormat

@@ -165,7 +165,7 @@ func TestConfigRecorded(t *testing.T) {
 	defer h.Unlock()
 	hooks := &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/true"}}}
 	st := &State{ID: "c2", Pid: 42}
-	st.SetSpec(&specs.Spec{Version: "1.2.0", Hostname: "h", Hooks: hooks})
+	st.SetSpec(&specs.Spec{Version: "1.2.0", Hostname: "h", Hooks: hooks}, nil)
 	if err := h.Save(st); err != nil {
 		t.Fatal(err)
 	}
