@@ -47,37 +47,57 @@ func (r *Runtime) start(h *state.Handle, st *state.State) error {
 	if err != nil {
 		return fmt.Errorf("start container %q: open exec fifo: %w", st.ID, err)
 	}
-	defer unix.Close(fd)
+	// Waited on in Go's network poller (no thread blocked in a system call).
+	// Until init opens its end the fifo has no writer: that reads as end of
+	// file, and the poller reports it only once a writer came and went.
+	f := os.NewFile(uintptr(fd), "exec.fifo")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return fmt.Errorf("start container %q: exec fifo: %w", st.ID, err)
+	}
 	var got []byte
 	buf := make([]byte, 4096)
 	for {
-		pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(pfd, 100)
-		if err != nil && err != unix.EINTR {
-			return fmt.Errorf("start container %q: wait on exec fifo: %w", st.ID, err)
+		var rerr error
+		done := false
+		_ = f.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		err := rc.Read(func(fd uintptr) bool {
+			for {
+				k, err := unix.Read(int(fd), buf)
+				switch {
+				case k > 0:
+					got = append(got, buf[:k]...)
+					continue
+				case err == unix.EINTR:
+					continue
+				case err == unix.EAGAIN:
+					return false
+				case err != nil:
+					rerr = err
+					return true
+				case len(got) > 0:
+					done = true // init closed its end: execve happened or init failed
+					return true
+				}
+				// End of file before the writer came: wait for it.
+				return false
+			}
+		})
+		if rerr != nil {
+			return fmt.Errorf("start container %q: read exec fifo: %w", st.ID, rerr)
 		}
-		if n > 0 {
-			k, err := unix.Read(fd, buf)
-			if k > 0 {
-				got = append(got, buf[:k]...)
-				continue
-			}
-			if k == 0 && len(got) > 0 {
-				break // init closed its end: execve happened or init failed
-			}
-			if err != nil && err != unix.EAGAIN {
-				return fmt.Errorf("start container %q: read exec fifo: %w", st.ID, err)
-			}
+		if done {
+			break
+		}
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("start container %q: wait on exec fifo: %w", st.ID, err)
 		}
 		if !state.Alive(st.Pid, st.StartTime) {
 			if len(got) > 0 {
 				break
 			}
 			return fmt.Errorf("start container %q: init process exited before start: %w", st.ID, errdefs.ErrFailedPrecondition)
-		}
-		if n > 0 && len(got) == 0 {
-			// EOF before the writer came: yield a little rather than spin.
-			time.Sleep(time.Millisecond)
 		}
 	}
 	if len(got) > 1 {

@@ -83,20 +83,7 @@ func forwardable(s unix.Signal) bool {
 // sigs (nil: none), and returns its exit code.
 func waitForward(pid int, sigs chan os.Signal) int {
 	done := make(chan unix.WaitStatus, 1)
-	go func() {
-		var ws unix.WaitStatus
-		for {
-			_, err := unix.Wait4(pid, &ws, 0, nil)
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				ws = 255 << 8
-			}
-			break
-		}
-		done <- ws
-	}()
+	go func() { done <- waitExit(pid) }()
 	var late <-chan time.Time
 	if sigs != nil {
 		t := time.NewTimer(lateSignalsAfter)
@@ -115,5 +102,37 @@ func waitForward(pid int, sigs chan os.Signal) int {
 				_ = unix.Kill(pid, sig)
 			}
 		}
+	}
+}
+
+// waitExit waits for pid (our child) to exit and reaps it. It waits on a
+// pidfd in Go's network poller where the kernel has pidfds, so that no
+// thread sits in wait4 (which keeps the Go runtime's monitor thread polling).
+func waitExit(pid int) unix.WaitStatus {
+	var ws unix.WaitStatus
+	if fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
+		f := os.NewFile(uintptr(fd), "pidfd")
+		defer f.Close()
+		if rc, err := f.SyscallConn(); err == nil {
+			var werr error
+			rerr := rc.Read(func(uintptr) bool {
+				var wpid int
+				wpid, werr = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
+				return werr != unix.EINTR && (werr != nil || wpid == pid)
+			})
+			if rerr == nil && werr == nil {
+				return ws
+			}
+		}
+	}
+	for {
+		_, err := unix.Wait4(pid, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			ws = 255 << 8
+		}
+		return ws
 	}
 }

@@ -92,6 +92,14 @@ func spawn(req *spawnReq) (_ *spawned, retErr error) {
 	if err != nil {
 		return nil, fmt.Errorf("sync socket: %w", err)
 	}
+	// The parent's end is non-blocking, so its reads wait in Go's network
+	// poller: while init works, no thread of ours sits in a system call and
+	// the Go runtime's monitor thread sleeps instead of polling every 20 µs.
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return nil, fmt.Errorf("sync socket: %w", err)
+	}
 	parent := os.NewFile(uintptr(fds[0]), "sync-parent")
 	child := os.NewFile(uintptr(fds[1]), "sync-child")
 	defer child.Close()

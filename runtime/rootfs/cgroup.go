@@ -202,6 +202,15 @@ func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) er
 		return err
 	}
 	defer unix.Close(cfd)
+	// The options of the hierarchies and of the tmpfs holding them go on in
+	// one recursive mount_setattr at the end where they map onto mount
+	// attributes, rather than a remount of each (two dozen system calls).
+	attr, oneCall := mountAttrOf(flags)
+	eachFlags := flags
+	if oneCall {
+		eachFlags = 0
+	}
+	var subs []string
 	for _, h := range hier {
 		if h.name == "" {
 			continue
@@ -211,11 +220,12 @@ func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) er
 		if err != nil {
 			return fmt.Errorf("%s: %w", sub, err)
 		}
-		err = r.mountHierarchy(sfd, sub, h, cgroupns, paths, flags)
+		err = r.mountHierarchy(sfd, sub, h, cgroupns, paths, eachFlags)
 		unix.Close(sfd)
 		if err != nil {
 			return err
 		}
+		subs = append(subs, sub)
 		// "cpu,cpuacct" is also reachable as "cpu" and "cpuacct".
 		if strings.Contains(h.name, ",") {
 			for _, c := range strings.Split(h.name, ",") {
@@ -225,12 +235,63 @@ func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) er
 			}
 		}
 	}
+	if oneCall && flags != 0 {
+		err := r.sys.MountSetattr(cfd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr)
+		if err == nil {
+			return r.applyAfter(cfd, o)
+		}
+		// An older kernel, or a flag locked by a user namespace: one
+		// remount per mount, as below.
+		for _, sub := range subs {
+			nfd, err := r.reopen(sub)
+			if err != nil {
+				return err
+			}
+			err = r.bindRemount(nfd, flags)
+			unix.Close(nfd)
+			if err != nil {
+				return fmt.Errorf("%s: %w", sub, err)
+			}
+		}
+	}
 	if flags&unix.MS_RDONLY != 0 {
 		if err := r.bindRemount(cfd, flags); err != nil {
 			return err
 		}
 	}
 	return r.applyAfter(cfd, o)
+}
+
+// mountAttrOf maps mount(2) flags onto mount_setattr attributes; ok is false
+// when a flag has no attribute.
+func mountAttrOf(flags uintptr) (attr unix.MountAttr, ok bool) {
+	for _, m := range []struct {
+		flag uintptr
+		attr uint64
+	}{
+		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+		{unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
+	} {
+		if flags&m.flag != 0 {
+			attr.Attr_set |= m.attr
+			flags &^= m.flag
+		}
+	}
+	for _, m := range []struct {
+		flag uintptr
+		attr uint64
+	}{
+		{unix.MS_RELATIME, unix.MOUNT_ATTR_RELATIME}, {unix.MS_NOATIME, unix.MOUNT_ATTR_NOATIME},
+		{unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME},
+	} {
+		if flags&m.flag != 0 {
+			attr.Attr_clr |= msRecAttrAtime
+			attr.Attr_set |= m.attr
+			flags &^= m.flag
+		}
+	}
+	return attr, flags == 0
 }
 
 // mountHierarchy mounts one hierarchy at the target fd: the file system

@@ -388,6 +388,31 @@ func TestPlanCgroupBinds(t *testing.T) {
 		if want := filepath.Join(h.mi.Mountpoint, p); m[0].Source != want {
 			t.Errorf("%s bound from %s, want %s", target, m[0].Source, want)
 		}
+		if h.name != "" && len(m) != 1 {
+			t.Errorf("%s: mounted or remounted again: %v", target, m)
+		}
+	}
+	// A v1 layout: the default "ro,nosuid,noexec,nodev,relatime" go on the
+	// tmpfs and every hierarchy below it in one recursive mount_setattr.
+	if len(hier) > 1 {
+		sa := rec.find("mount_setattr", "/sys/fs/cgroup/")
+		want := uint64(unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_RELATIME)
+		if len(sa) != 1 || sa[0].Attr.Attr_set != want || sa[0].Attr.Attr_clr != msRecAttrAtime || sa[0].Flags != unix.AT_EMPTY_PATH|unix.AT_RECURSIVE {
+			t.Errorf("cgroup options: %v\n%s", sa, dump(rec))
+		}
+	}
+}
+
+func TestMountAttrOf(t *testing.T) {
+	a, ok := mountAttrOf(unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NOATIME)
+	if !ok || a.Attr_set != unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NOATIME || a.Attr_clr != msRecAttrAtime {
+		t.Errorf("ro,nosuid,noatime: %+v %v", a, ok)
+	}
+	if a, ok := mountAttrOf(unix.MS_NODEV); !ok || a.Attr_set != unix.MOUNT_ATTR_NODEV || a.Attr_clr != 0 {
+		t.Errorf("nodev: %+v %v", a, ok)
+	}
+	if _, ok := mountAttrOf(unix.MS_RDONLY | unix.MS_SYNCHRONOUS); ok {
+		t.Error("sync has no mount attribute but was accepted")
 	}
 }
 
