@@ -34,9 +34,30 @@ func writeFile(dir, file, value string) error {
 	return nil
 }
 
+// readFile reads a control file with plain system calls (os.ReadFile would
+// also try, and fail, to put the file in Go's poller). Errors are
+// *os.PathError, as os.ReadFile's.
 func readFile(dir, file string) (string, error) {
-	b, err := os.ReadFile(filepath.Join(dir, file))
-	return string(b), err
+	p := filepath.Join(dir, file)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	defer unix.Close(fd)
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Read(fd, buf)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return "", &os.PathError{Op: "read", Path: p, Err: err}
+		case n == 0:
+			return string(out), nil
+		}
+		out = append(out, buf[:n]...)
+	}
 }
 
 func readTrim(dir, file string) (string, error) {
@@ -98,7 +119,14 @@ func mkdirAll(root, dir string, init func(parent, d string) error) error {
 	if err != nil || strings.HasPrefix(rel, "..") {
 		return fmt.Errorf("cgroup dir %s is not below %s", dir, root)
 	}
-	if _, err := os.Stat(dir); err == nil {
+	// The common case first: only the leaf is missing.
+	switch err := unix.Mkdir(dir, 0o755); err {
+	case nil:
+		if init != nil && dir != root {
+			return init(filepath.Dir(dir), dir)
+		}
+		return nil
+	case unix.EEXIST:
 		return nil
 	}
 	cur := root
