@@ -20,7 +20,14 @@ RUNTIMES=${RUNTIMES:-berth-runtime runc crun}
 DOC=$REPO/docs/benchmarks.md
 [ "$(id -u)" = 0 ] || { echo "bench: run as root" >&2; exit 1; }
 
-trap 'rm -rf "$WORK"' EXIT
+# The runtimes' state (--root) lives on a tmpfs, as it does in production (/run is a tmpfs
+# on every host that runs containers: runc's default root is /run/runc, containerd's
+# /run/containerd/runc, Docker's /run/docker/runtime-runc). On this machine /run and /tmp are
+# on the root file system (ext4, mounted with discard), where removing a container's state
+# waits for a block discard; that would measure the disk, not the runtimes.
+STATE=$WORK/state
+mkdir -p "$STATE" && mount -t tmpfs -o mode=0700,size=256m berth-bench-state "$STATE"
+trap 'umount "$STATE" 2>/dev/null; rm -rf "$WORK"' EXIT
 # Two benchmarks at once would measure each other: one at a time, machine-wide.
 exec 9>/run/berth-bench-runtime.lock
 flock -n 9 || { echo "bench: another runtime benchmark is running; waiting"; flock 9; }
@@ -50,17 +57,17 @@ done
 
 (cd "$REPO" && go build -o "$WORK/runtimebench" ./bench/runtimebench)
 echo "bench: $RUNTIMES; $N samples each, interleaved; this takes a few minutes"
-"$WORK/runtimebench" 9>&- -bundle "$B" -work "$WORK" -n "$N" -out "$WORK/results.json" "${args[@]}" | tee "$WORK/table.md"
+"$WORK/runtimebench" 9>&- -bundle "$B" -work "$STATE" -n "$N" -out "$WORK/results.json" "${args[@]}" | tee "$WORK/table.md"
 
 # Cross-check of `run` with hyperfine (no shell, fixed id: run deletes what it made).
 hf=()
 for r in $RUNTIMES; do
   p=$(jq -r --arg r "$r" '.[] | select(.runtime.name == $r and (.error // "") == "") | .runtime.path' "$WORK/results.json")
-  [ -n "$p" ] && hf+=(-n "$r" "$p --root $WORK/state-hf-$r run --bundle $B hf-$r-$$")
+  [ -n "$p" ] && hf+=(-n "$r" "$p --root $STATE/state-hf-$r run --bundle $B hf-$r-$$")
 done
 if ((${#hf[@]})) && command -v hyperfine >/dev/null; then
   hyperfine 9>&- -N --warmup 3 --runs 20 --export-json "$WORK/hyperfine-run.json" "${hf[@]}" >"$WORK/hyperfine.txt" 2>&1 || true
-  rm -rf "$WORK"/state-hf-*
+  rm -rf "$STATE"/state-hf-*
 fi
 hyper=$(jq -r '.results[] | "| \(.command) | \(.median * 1000 | . * 10 | round / 10) ms | \(.mean * 1000 | . * 10 | round / 10) ± \(.stddev * 1000 | . * 10 | round / 10) ms |"' "$WORK/hyperfine-run.json" 2>/dev/null || true)
 
@@ -79,7 +86,8 @@ section=$(mktemp)
   echo "against runc. Peak RSS is the runtime process's own maximum resident set (wait4's"
   echo "ru_maxrss of each runtime invocation, which covers the runtime's helper processes it"
   echo "waits for, not the container): median per \`run\` and per \`create\`, and the largest of"
-  echo "all invocations."
+  echo "all invocations. Every runtime keeps its state (\`--root\`) on a tmpfs, as under /run in"
+  echo "production; this machine's /run and /tmp are on its ext4 root, mounted with discard."
   echo
   cat "$WORK/table.md"
   echo
