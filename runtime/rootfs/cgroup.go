@@ -16,9 +16,9 @@ import (
 
 const hostCgroupRoot = "/sys/fs/cgroup"
 
-// cgroupMountInfo lists the mounts the cgroup layout is read from; tests
-// replace it to present a v1, hybrid or pure v2 host.
-var cgroupMountInfo = readMountInfo
+// cgroupMountInfo, when set, lists the mounts the cgroup layout is read from
+// instead of the host's; tests set it to present a v1, hybrid or pure v2 host.
+var cgroupMountInfo func() ([]mountInfo, error)
 
 // cgroupHierarchy is one host cgroup mount under /sys/fs/cgroup.
 type cgroupHierarchy struct {
@@ -156,7 +156,13 @@ func cgroupPathFor(paths map[string]string, h cgroupHierarchy) (string, bool) {
 // of the container's cgroup; on a v1 or hybrid host a tmpfs holding one mount
 // per host hierarchy, with the usual symlinks for co-mounted controllers.
 func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) error {
-	mounts, err := cgroupMountInfo()
+	var mounts []mountInfo
+	var err error
+	if cgroupMountInfo != nil {
+		mounts, err = cgroupMountInfo()
+	} else {
+		mounts, err = r.hostMounts()
+	}
 	if err != nil {
 		return err
 	}
@@ -216,7 +222,10 @@ func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) er
 			continue
 		}
 		sub := path.Join(dest, h.name)
-		sfd, err := r.ensure(r.rootfd, sub, dirKind, 0o755)
+		sfd, err := r.freshDir(cfd, h.name)
+		if err != nil {
+			sfd, err = r.ensure(r.rootfd, sub, dirKind, 0o755)
+		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", sub, err)
 		}
@@ -260,6 +269,21 @@ func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) er
 		}
 	}
 	return r.applyAfter(cfd, o)
+}
+
+// freshDir makes the directory name in dir, a tmpfs this runtime has just
+// mounted (nothing else can have put a symlink there), and opens it; an
+// error sends the caller to the general path.
+func (r *Rootfs) freshDir(dir int, name string) (int, error) {
+	if name == "" || name == "." || name == ".." || strings.ContainsRune(name, '/') {
+		return -1, unix.EINVAL
+	}
+	if err := r.sys.Mkdirat(dir, name, 0o755); err != nil {
+		return -1, err
+	}
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV}
+	return r.sys.Openat2(dir, name, &how)
 }
 
 // mountAttrOf maps mount(2) flags onto mount_setattr attributes; ok is false

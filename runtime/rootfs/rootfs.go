@@ -63,6 +63,22 @@ type Rootfs struct {
 	pivotRoot string // where the root is after Pivot: "/" (tests: the temp dir)
 
 	mounted, pivoted, finalized bool
+
+	mountinfo []mountInfo // see hostMounts
+}
+
+// hostMounts reads /proc/self/mountinfo once per container: what it is
+// consulted for (the mount holding the rootfs, the host's cgroup
+// hierarchies) is not changed by the container's own mounts below the rootfs.
+func (r *Rootfs) hostMounts() ([]mountInfo, error) {
+	if r.mountinfo == nil {
+		m, err := readMountInfo()
+		if err != nil {
+			return nil, err
+		}
+		r.mountinfo = m
+	}
+	return r.mountinfo, nil
 }
 
 // New prepares building s's root filesystem; bundle resolves a relative
@@ -206,7 +222,7 @@ func (r *Rootfs) Mount() error {
 // shared: pivot_root refuses a shared parent, and the self-bind would
 // otherwise propagate to the host.
 func (r *Rootfs) parentPrivate() error {
-	mounts, err := readMountInfo()
+	mounts, err := r.hostMounts()
 	if err != nil {
 		return fmt.Errorf("read mountinfo: %w", err)
 	}
