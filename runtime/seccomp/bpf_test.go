@@ -146,7 +146,7 @@ func model(s *specs.LinuxSeccomp, d seccompData) uint32 {
 		}
 		hit := false
 		for _, n := range sc.Names {
-			if nr, ok := ai.table[n]; ok && nr == d.nr {
+			if nr, ok := ai.table()[n]; ok && nr == d.nr {
 				hit = true
 			}
 		}

@@ -190,7 +190,7 @@ func rulesFor(ai *archInfo, s *specs.LinuxSeccomp, def uint32) []sysRules {
 			seen[c.Index] = true
 		}
 		for _, name := range sc.Names {
-			nr, ok := ai.table[name]
+			nr, ok := ai.table()[name]
 			if !ok {
 				continue
 			}
@@ -342,7 +342,7 @@ func enosysForUnknown(def uint32) bool {
 // maxNr is the highest syscall number in the architecture's table.
 func (ai *archInfo) maxNr() uint32 {
 	ai.maxOnce.Do(func() {
-		for _, n := range ai.table {
+		for _, n := range ai.table() {
 			ai.max = max(ai.max, n)
 		}
 	})

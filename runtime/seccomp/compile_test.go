@@ -19,7 +19,7 @@ import (
 func uptr(v uint) *uint { return &v }
 
 func x64(name string, args ...uint64) seccompData {
-	d := seccompData{nr: syscallsX86_64[name], arch: unix.AUDIT_ARCH_X86_64}
+	d := seccompData{nr: syscallsX86_64()[name], arch: unix.AUDIT_ARCH_X86_64}
 	copy(d.args[:], args)
 	return d
 }
@@ -219,12 +219,12 @@ func TestCompileArchitectures(t *testing.T) {
 		}
 	}
 	i386 := func(name string, args ...uint64) seccompData {
-		d := seccompData{nr: syscallsX86[name], arch: unix.AUDIT_ARCH_I386}
+		d := seccompData{nr: syscallsX86()[name], arch: unix.AUDIT_ARCH_I386}
 		copy(d.args[:], args)
 		return d
 	}
-	x32 := func(name string) seccompData { return seccompData{nr: syscallsX32[name], arch: unix.AUDIT_ARCH_X86_64} }
-	arm := seccompData{nr: syscallsAARCH64["mkdirat"], arch: unix.AUDIT_ARCH_AARCH64}
+	x32 := func(name string) seccompData { return seccompData{nr: syscallsX32()[name], arch: unix.AUDIT_ARCH_X86_64} }
+	arm := seccompData{nr: syscallsAARCH64()["mkdirat"], arch: unix.AUDIT_ARCH_AARCH64}
 
 	// Native only: 32-bit and x32 calls hit the bad-arch action.
 	s := base()
@@ -249,14 +249,14 @@ func TestCompileArchitectures(t *testing.T) {
 	expect(t, prog, s, x32("mkdirat"), eperm)
 	expect(t, prog, s, x32("read"), unix.SECCOMP_RET_ALLOW)
 	// The x86_64 number of mkdirat on the x32 ABI is not mkdirat.
-	expect(t, prog, s, seccompData{nr: syscallsX32["mkdirat"] &^ x32SyscallBit, arch: unix.AUDIT_ARCH_X86_64}, eperm)
+	expect(t, prog, s, seccompData{nr: syscallsX32()["mkdirat"] &^ x32SyscallBit, arch: unix.AUDIT_ARCH_X86_64}, eperm)
 	expect(t, prog, s, arm, badArchAction)
 
 	s = base(specs.ArchAARCH64)
 	prog = mustCompile(t, s)
 	expect(t, prog, s, arm, eperm)
-	expect(t, prog, s, seccompData{nr: syscallsAARCH64["getpid"], arch: unix.AUDIT_ARCH_AARCH64, args: [6]uint64{0, 0x100000005}}, eperm)
-	expect(t, prog, s, seccompData{nr: syscallsAARCH64["getpid"], arch: unix.AUDIT_ARCH_AARCH64, args: [6]uint64{0, 5}}, unix.SECCOMP_RET_ALLOW)
+	expect(t, prog, s, seccompData{nr: syscallsAARCH64()["getpid"], arch: unix.AUDIT_ARCH_AARCH64, args: [6]uint64{0, 0x100000005}}, eperm)
+	expect(t, prog, s, seccompData{nr: syscallsAARCH64()["getpid"], arch: unix.AUDIT_ARCH_AARCH64, args: [6]uint64{0, 5}}, unix.SECCOMP_RET_ALLOW)
 	expect(t, prog, s, i386("mkdirat"), badArchAction)
 }
 
@@ -340,7 +340,7 @@ func TestValidateErrors(t *testing.T) {
 
 func TestCompileTooLarge(t *testing.T) {
 	s := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
-	for name := range syscallsX86_64 {
+	for name := range syscallsX86_64() {
 		var args []specs.LinuxSeccompArg
 		for i := uint(0); i < 6; i++ {
 			args = append(args, specs.LinuxSeccompArg{Index: i, Op: specs.OpEqualTo, Value: 1})
@@ -358,8 +358,8 @@ func TestCompileTooLarge(t *testing.T) {
 func TestCompileLongJumps(t *testing.T) {
 	s := &specs.LinuxSeccomp{DefaultAction: specs.ActKillProcess, Architectures: []specs.Arch{specs.ArchX86, specs.ArchX32}}
 	acts := []specs.LinuxSeccompAction{specs.ActAllow, specs.ActLog, specs.ActTrap, specs.ActErrno}
-	names := make([]string, 0, len(syscallsX86_64))
-	for name := range syscallsX86_64 {
+	names := make([]string, 0, len(syscallsX86_64()))
+	for name := range syscallsX86_64() {
 		names = append(names, name)
 	}
 	names = removeName(names, "futex_waitv")
@@ -384,8 +384,8 @@ func TestCompileLongJumps(t *testing.T) {
 			a[i%6] = arg
 			for _, d := range []seccompData{
 				x64(name, a[:]...),
-				{nr: syscallsX86[name], arch: unix.AUDIT_ARCH_I386, args: a},
-				{nr: syscallsX32[name], arch: unix.AUDIT_ARCH_X86_64, args: a},
+				{nr: syscallsX86()[name], arch: unix.AUDIT_ARCH_I386, args: a},
+				{nr: syscallsX32()[name], arch: unix.AUDIT_ARCH_X86_64, args: a},
 			} {
 				got, err := run(prog, d)
 				if err != nil {
@@ -403,7 +403,7 @@ func TestCompileLongJumps(t *testing.T) {
 }
 
 func sortByNr(names []string) {
-	slices.SortFunc(names, func(a, b string) int { return int(syscallsX86_64[a]) - int(syscallsX86_64[b]) })
+	slices.SortFunc(names, func(a, b string) int { return int(syscallsX86_64()[a]) - int(syscallsX86_64()[b]) })
 }
 
 func removeName(list []string, n string) []string {
@@ -492,14 +492,14 @@ func randomData(r *byteSource, s *specs.LinuxSeccomp) seccompData {
 	switch d.arch {
 	case unix.AUDIT_ARCH_X86_64:
 		if r.next()%3 == 0 {
-			d.nr = syscallsX32[name]
+			d.nr = syscallsX32()[name]
 		} else {
-			d.nr = syscallsX86_64[name]
+			d.nr = syscallsX86_64()[name]
 		}
 	case unix.AUDIT_ARCH_I386:
-		d.nr = syscallsX86[name]
+		d.nr = syscallsX86()[name]
 	default:
-		d.nr = syscallsAARCH64[name]
+		d.nr = syscallsAARCH64()[name]
 	}
 	if r.next()%8 == 0 {
 		d.nr = uint32(r.next())<<8 | uint32(r.next()) // maybe beyond every table

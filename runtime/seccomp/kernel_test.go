@@ -365,7 +365,7 @@ func testNotify(t *testing.T, dialFirst bool, def specs.LinuxSeccompAction) {
 	if err := ioctlPtr(nfd, unix.SECCOMP_IOCTL_NOTIF_RECV, unsafe.Pointer(&req)); err != nil {
 		t.Fatalf("NOTIF_RECV: %v", err)
 	}
-	if uint32(req.Data.Nr) != syscallsX86_64["getppid"] || req.Data.Arch != unix.AUDIT_ARCH_X86_64 || int(req.Pid) != cmd.Process.Pid {
+	if uint32(req.Data.Nr) != syscallsX86_64()["getppid"] || req.Data.Arch != unix.AUDIT_ARCH_X86_64 || int(req.Pid) != cmd.Process.Pid {
 		t.Fatalf("notification: %+v", req)
 	}
 	resp := seccompNotifResp{ID: req.ID, Val: 4242}

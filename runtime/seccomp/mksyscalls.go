@@ -193,11 +193,11 @@ func main() {
 			}
 			return names[i] < names[j]
 		})
-		fmt.Fprintf(&buf, "// syscalls%s maps %d syscall names to numbers.\nvar syscalls%s = map[string]uint32{\n", goName(a), len(t), goName(a))
+		fmt.Fprintf(&buf, "// syscalls%s returns a table of %d syscall names and their numbers\n// (a function: a map literal at package level would be built at every start).\nfunc syscalls%s() map[string]uint32 {\nreturn map[string]uint32{\n", goName(a), len(t), goName(a))
 		for _, n := range names {
 			fmt.Fprintf(&buf, "%q: %#x,\n", n, t[n])
 		}
-		buf.WriteString("}\n\n")
+		buf.WriteString("}\n}\n\n")
 	}
 	src, err := format.Source(buf.Bytes())
 	if err != nil {

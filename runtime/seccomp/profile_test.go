@@ -30,9 +30,9 @@ func TestDefaultProfile(t *testing.T) {
 	expect(t, prog, s, x64("personality", 0xffffffff), unix.SECCOMP_RET_ALLOW)
 	expect(t, prog, s, x64("personality", 0x0040000), eperm) // ADDR_NO_RANDOMIZE
 	// 32-bit programs are filtered by their own numbers.
-	expect(t, prog, s, seccompData{nr: syscallsX86["socketcall"], arch: unix.AUDIT_ARCH_I386}, unix.SECCOMP_RET_ALLOW)
-	expect(t, prog, s, seccompData{nr: syscallsX86["mount"], arch: unix.AUDIT_ARCH_I386}, eperm)
-	expect(t, prog, s, seccompData{nr: syscallsX32["mount"], arch: unix.AUDIT_ARCH_X86_64}, eperm)
+	expect(t, prog, s, seccompData{nr: syscallsX86()["socketcall"], arch: unix.AUDIT_ARCH_I386}, unix.SECCOMP_RET_ALLOW)
+	expect(t, prog, s, seccompData{nr: syscallsX86()["mount"], arch: unix.AUDIT_ARCH_I386}, eperm)
+	expect(t, prog, s, seccompData{nr: syscallsX32()["mount"], arch: unix.AUDIT_ARCH_X86_64}, eperm)
 
 	// Capabilities grant their syscalls back.
 	s = DefaultProfileFor([]string{"CAP_SYS_ADMIN", "CAP_SYS_PTRACE"})

@@ -17,7 +17,7 @@ import (
 type archInfo struct {
 	name  specs.Arch
 	audit uint32            // seccomp_data.arch value (AUDIT_ARCH_*)
-	table map[string]uint32 // syscall name → number as seen in seccomp_data.nr
+	table func() map[string]uint32 // syscall name → number as seen in seccomp_data.nr
 	// bits32: syscall arguments are 32-bit; only the low word of each
 	// argument is compared, as libseccomp does for 32-bit ABIs.
 	bits32 bool
@@ -27,10 +27,10 @@ type archInfo struct {
 }
 
 var archs = map[specs.Arch]*archInfo{
-	specs.ArchX86_64:  {name: specs.ArchX86_64, audit: unix.AUDIT_ARCH_X86_64, table: syscallsX86_64},
-	specs.ArchX86:     {name: specs.ArchX86, audit: unix.AUDIT_ARCH_I386, table: syscallsX86, bits32: true},
-	specs.ArchX32:     {name: specs.ArchX32, audit: unix.AUDIT_ARCH_X86_64, table: syscallsX32, bits32: true},
-	specs.ArchAARCH64: {name: specs.ArchAARCH64, audit: unix.AUDIT_ARCH_AARCH64, table: syscallsAARCH64},
+	specs.ArchX86_64:  {name: specs.ArchX86_64, audit: unix.AUDIT_ARCH_X86_64, table: sync.OnceValue(syscallsX86_64)},
+	specs.ArchX86:     {name: specs.ArchX86, audit: unix.AUDIT_ARCH_I386, table: sync.OnceValue(syscallsX86), bits32: true},
+	specs.ArchX32:     {name: specs.ArchX32, audit: unix.AUDIT_ARCH_X86_64, table: sync.OnceValue(syscallsX32), bits32: true},
+	specs.ArchAARCH64: {name: specs.ArchAARCH64, audit: unix.AUDIT_ARCH_AARCH64, table: sync.OnceValue(syscallsAARCH64)},
 }
 
 // x32SyscallBit marks x32 syscall numbers on the x86_64 audit arch.
