@@ -223,7 +223,9 @@ func TestCompileArchitectures(t *testing.T) {
 		copy(d.args[:], args)
 		return d
 	}
-	x32 := func(name string) seccompData { return seccompData{nr: syscallsX32()[name], arch: unix.AUDIT_ARCH_X86_64} }
+	x32 := func(name string) seccompData {
+		return seccompData{nr: syscallsX32()[name], arch: unix.AUDIT_ARCH_X86_64}
+	}
 	arm := seccompData{nr: syscallsAARCH64()["mkdirat"], arch: unix.AUDIT_ARCH_AARCH64}
 
 	// Native only: 32-bit and x32 calls hit the bad-arch action.

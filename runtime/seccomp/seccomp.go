@@ -16,7 +16,7 @@ import (
 // archInfo describes one seccomp architecture this build can filter.
 type archInfo struct {
 	name  specs.Arch
-	audit uint32            // seccomp_data.arch value (AUDIT_ARCH_*)
+	audit uint32                   // seccomp_data.arch value (AUDIT_ARCH_*)
 	table func() map[string]uint32 // syscall name → number as seen in seccomp_data.nr
 	// bits32: syscall arguments are 32-bit; only the low word of each
 	// argument is compared, as libseccomp does for 32-bit ABIs.
