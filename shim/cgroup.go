@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/berth-containers/berth/internal/errdefs"
 	"github.com/berth-containers/berth/runtime/cgroups"
 )
@@ -131,48 +129,22 @@ func (s *Shim) stats() (*Stats, error) {
 	return st, nil
 }
 
-// watchOOM subscribes to the v1 memory cgroup's OOM notifications through
-// an eventfd (cgroup.event_control). On cgroup2 no watcher runs; the exit
-// status still reports OOMKilled from memory.events.
+// watchOOM publishes the container's OOM events as the kernel raises them
+// (cgroups.WatchOOM: an eventfd on cgroup v1, inotify on cgroup v2).
 func (s *Shim) watchOOM(pid int) {
 	cg, err := s.cgroup()
 	if err != nil {
 		s.log.Debug("oom watch: no cgroup", "err", err)
 		return
 	}
-	dir := cg.Path("memory")
-	if dir == "" || dir == cg.Path(cgroups.Unified) {
-		return
-	}
-	ctl, err := os.Open(filepath.Join(dir, "memory.oom_control"))
+	w, err := cgroups.WatchOOM(cg)
 	if err != nil {
+		s.log.Debug("oom watch", "err", err)
 		return
 	}
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		ctl.Close()
-		return
-	}
-	reg := fmt.Sprintf("%d %d", efd, ctl.Fd())
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.event_control"), []byte(reg), 0); err != nil {
-		unix.Close(efd)
-		ctl.Close()
-		s.log.Debug("oom watch: register", "err", err)
-		return
-	}
-	ev := os.NewFile(uintptr(efd), "oom-eventfd")
 	go func() {
-		defer ev.Close()
-		defer ctl.Close()
-		var b [8]byte
-		for {
-			if _, err := ev.Read(b[:]); err != nil {
-				return
-			}
-			// The eventfd also fires when the cgroup is removed.
-			if _, err := os.Stat(filepath.Join(dir, "memory.oom_control")); err != nil {
-				return
-			}
+		defer w.Close()
+		for range w.C {
 			s.mu.Lock()
 			s.oomSeen = true
 			s.mu.Unlock()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -620,5 +621,67 @@ func TestRunForwardsSignals(t *testing.T) {
 			}
 			assertGone(t, r, id, 0)
 		})
+	}
+}
+
+// TestEventsOOM: `events` reports an out-of-memory kill in the container as
+// it happens and ends when the container stops.
+func TestEventsOOM(t *testing.T) {
+	r := newRT(t)
+	limit := int64(16 << 20)
+	bundle := testutil.Bundle(t, func(s *specs.Spec) {
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
+	}, "sh", "-c", `sleep 1; v=$(head -c 200000000 /dev/zero | tr '\0' a); echo survived ${#v}`)
+	id := uniqueID(t)
+	r.cleanup(id)
+	r.ok("run", "--detach", "--bundle", bundle, id)
+	cmd := r.cmd("events", "--interval", "30s", id)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var sawOOM bool
+	deadline := time.After(60 * time.Second)
+	for done := false; !done; {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				done = true
+				break
+			}
+			var ev struct {
+				Type string `json:"type"`
+				ID   string `json:"id"`
+			}
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatalf("events printed %q: %v", l, err)
+			}
+			if ev.Type == "oom" && ev.ID == id {
+				sawOOM = true
+			}
+		case <-deadline:
+			_ = cmd.Process.Kill()
+			t.Fatalf("events did not end within 60s of the container's OOM (saw oom: %v)", sawOOM)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("events: %v", err)
+	}
+	if !sawOOM {
+		t.Error("events printed no oom event")
+	}
+	if st := r.state(id); st.Status != "stopped" {
+		t.Errorf("container after its OOM kill: %s", st.Status)
 	}
 }

@@ -339,7 +339,20 @@ func TestV1RealOOMKillCounted(t *testing.T) {
 	if err := m.Set(r); err != nil {
 		t.Fatal(err)
 	}
+	w, err := WatchOOM(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
 	c.goOn()
+	select {
+	case _, ok := <-w.C:
+		if !ok {
+			t.Fatal("OOM watch ended without an event")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no OOM event within 30s")
+	}
 	// The shell may report the kill ("Killed") before the status line, once
 	// per process it saw die.
 	got := c.line()

@@ -1,11 +1,15 @@
 package cgroups
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-containers/berth/internal/errdefs"
 )
 
 var v2LeafFiles = []string{"cgroup.procs", "cgroup.controllers", "cgroup.subtree_control", "cgroup.freeze", "cgroup.events", "cgroup.kill",
@@ -284,5 +288,81 @@ func TestNeededControllers(t *testing.T) {
 	got := strings.Join(neededControllers(r), ",")
 	if got != "cpuset,memory,misc" {
 		t.Fatalf("neededControllers = %s", got)
+	}
+}
+
+// The cgroup v2 OOM watch: an event when memory.events' "oom" rises, none
+// for other counters, and the end of the watch when the file goes away.
+func TestV2FakeWatchOOM(t *testing.T) {
+	root := fakeV2(t, "c9")
+	d := filepath.Join(root, "berth", "c9")
+	writeT(t, d, "memory.events", "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n")
+	m, err := New(Config{Root: root, ID: "c9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := WatchOOM(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	expect := func(want bool, what string) {
+		t.Helper()
+		select {
+		case _, ok := <-w.C:
+			if !want || !ok {
+				t.Fatalf("%s: got an event (open %v), want none", what, ok)
+			}
+		case <-time.After(300 * time.Millisecond):
+			if want {
+				t.Fatalf("%s: no event", what)
+			}
+		}
+	}
+	writeT(t, d, "memory.events", "low 0\nhigh 4\nmax 2\noom 0\noom_kill 0\n")
+	expect(false, "max and high rose")
+	writeT(t, d, "memory.events", "low 0\nhigh 4\nmax 3\noom 1\noom_kill 1\n")
+	expect(true, "oom rose")
+	writeT(t, d, "memory.events", "low 0\nhigh 4\nmax 3\noom 1\noom_kill 1\n")
+	expect(false, "rewritten unchanged")
+	if err := os.Remove(filepath.Join(d, "memory.events")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case _, ok := <-w.C:
+		if ok {
+			t.Fatal("an event after the file went away")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("watch did not end when memory.events went away")
+	}
+	// Close after the end is harmless; a fresh watch closes on Close.
+	w.Close()
+	writeT(t, d, "memory.events", "oom 0\n")
+	w2, err := WatchOOM(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2.Close()
+	select {
+	case _, ok := <-w2.C:
+		if ok {
+			t.Fatal("event after Close")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not end the watch")
+	}
+}
+
+// No memory cgroup: a clear "not implemented".
+func TestWatchOOMWithoutMemory(t *testing.T) {
+	root := fakeV2(t, "c10")
+	m, err := New(Config{Root: root, ID: "c10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Remove(filepath.Join(root, "berth", "c10", "memory.events"))
+	if _, err := WatchOOM(m); !errdefs.IsNotImplemented(err) {
+		t.Fatalf("WatchOOM without memory files = %v, want not implemented", err)
 	}
 }
