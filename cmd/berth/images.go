@@ -81,8 +81,20 @@ func runImages(g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	// An image loaded without a name is kept under its digest; once it is
+	// tagged, that record is not listed (as docker lists a tagged image only
+	// under its tags).
+	named := map[string]bool{}
+	for _, img := range resp.Images {
+		if _, err := digest.Parse(img.Name); err != nil && img.Target != nil {
+			named[img.Target.Digest] = true
+		}
+	}
 	var rows []imageRow
 	for _, img := range resp.Images {
+		if _, err := digest.Parse(img.Name); err == nil && img.Target != nil && named[img.Target.Digest] {
+			continue
+		}
 		repo, tag := splitName(img.Name)
 		id := img.ConfigDigest
 		if id == "" && img.Target != nil {

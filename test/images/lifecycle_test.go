@@ -173,6 +173,17 @@ func TestLoadDockerArchive(t *testing.T) {
 	if got := imgs[img.Root.Digest.String()]; got.Repository != "<none>" || !got.Unpacked {
 		t.Fatalf("untagged OCI image: %+v", imgs)
 	}
+	// Tagged, it is listed under its tag only (docker's view), and the table
+	// has no <none> row for it.
+	d.berth("tag", img.Root.Digest.String(), "example.com/team/tagged:2")
+	imgs = listImages(t, d)
+	if _, ok := imgs[img.Root.Digest.String()]; ok || imgs["example.com/team/tagged:2"].Tag != "2" {
+		t.Fatalf("after tagging the untagged image: %+v", imgs)
+	}
+	if out := d.berth("images"); strings.Contains(out, "<none>") {
+		t.Fatalf("images lists a <none> row for a tagged image:\n%s", out)
+	}
+	d.berth("rmi", "example.com/team/tagged:2")
 	// prune removes the untagged image only; prune -a the rest.
 	mustContain(t, "image prune", d.berth("image", "prune"), "Deleted: "+img.Root.Digest.String())
 	if imgs := listImages(t, d); len(imgs) != 1 {
