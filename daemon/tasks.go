@@ -793,6 +793,9 @@ func (s *ContainersService) Exec(st ioStream) error {
 		}
 		proc.Cwd = p.WorkingDir
 	}
+	if p.Privileged {
+		oci.PrivilegedExec(&proc)
+	}
 	if p.User != "" {
 		u, err := oci.ResolveUser(filepath.Join(s.bundleDir(ns, c.ID), "rootfs"), p.User, nil)
 		if err != nil {

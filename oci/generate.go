@@ -732,6 +732,14 @@ func capsFor(privileged bool, add, drop []string) []string {
 	return out
 }
 
+// PrivilegedExec gives a process exec'd into a container what docker's `exec
+// --privileged` gives: every capability the running kernel knows, in the
+// bounding, permitted and effective sets.
+func PrivilegedExec(p *specs.Process) {
+	all := allCaps()
+	p.Capabilities = &specs.LinuxCapabilities{Bounding: all, Permitted: all, Effective: all}
+}
+
 // allCaps lists every capability the running kernel knows, by number.
 func allCaps() []string {
 	var out []string

@@ -124,6 +124,7 @@ func runExec(g *globals, args []string) error {
 	fs.StringVar(&p.User, "user", "", "user[:group]")
 	fs.StringVar(&p.WorkingDir, "w", "", "working directory")
 	fs.StringVar(&p.WorkingDir, "workdir", "", "working directory")
+	fs.BoolVar(&p.Privileged, "privileged", false, "give the command every capability")
 	if err := fs.Parse(expandShorts(args)); err != nil {
 		return err
 	}

@@ -3,9 +3,11 @@ package run
 import (
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"net/http"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +56,26 @@ func TestRunLifecycle(t *testing.T) {
 	}
 	if code, out, _ := d.ExitCode("exec", "-e", "X=1", "worker", "sh", "-c", "echo exec $X $GREETING; exit 7"); code != 7 || out != "exec 1 ahoy\n" {
 		t.Fatalf("exec: code %d, out %q", code, out)
+	}
+	// exec --privileged: every capability, where a plain exec has the
+	// container's (docker's default set).
+	capEff := func(args ...string) uint64 {
+		t.Helper()
+		out := d.Berth(append(append([]string{"exec"}, args...), "worker", "sh", "-c", "grep CapEff /proc/self/status")...)
+		f := strings.Fields(out)
+		if len(f) != 2 {
+			t.Fatalf("exec %v: %q", args, out)
+		}
+		v, err := strconv.ParseUint(f[1], 16, 64)
+		if err != nil {
+			t.Fatalf("exec %v: %q", args, out)
+		}
+		return v
+	}
+	plain, priv := capEff(), capEff("--privileged")
+	const sysAdmin = 1 << 21
+	if plain&sysAdmin != 0 || priv&sysAdmin == 0 || priv&plain != plain || bits.OnesCount64(priv) < 38 {
+		t.Fatalf("CapEff: exec %#x, exec --privileged %#x", plain, priv)
 	}
 	d.Berth("pause", "worker")
 	if out := d.Berth("ps", "--format", "{{.State}}"); out != "paused\n" {
