@@ -71,9 +71,14 @@ func runStart(g *globals, args []string) error {
 	fs.BoolVar(attach, "attach", false, "attach stdout/stderr")
 	interactive := fs.Bool("i", false, "attach stdin")
 	fs.BoolVar(interactive, "interactive", false, "attach stdin")
+	detachKeys := fs.String("detach-keys", defaultDetachKeys, "keys that detach from the container's terminal")
 	pos, err := parseArgs(fs, expandBoolShorts(args, "ai"))
 	if err != nil {
 		return err
+	}
+	keys, err := parseDetachKeys(*detachKeys)
+	if err != nil {
+		return usageError{err.Error()}
 	}
 	if *attach || *interactive {
 		if len(pos) != 1 {
@@ -88,7 +93,7 @@ func runStart(g *globals, args []string) error {
 		if err != nil {
 			return err
 		}
-		code, err := attachedStart(context.Background(), c, ctr.ID, *interactive && ctr.Options.OpenStdin, ctr.Options.Tty)
+		code, err := attachedStart(context.Background(), c, ctr.ID, *interactive && ctr.Options.OpenStdin, ctr.Options.Tty, keys)
 		if err != nil {
 			return err
 		}
@@ -454,6 +459,7 @@ func runStats(g *globals, args []string) error {
 func runAttach(g *globals, args []string) error {
 	fs := newFlags("attach")
 	noStdin := fs.Bool("no-stdin", false, "do not attach stdin")
+	detachKeys := fs.String("detach-keys", defaultDetachKeys, "keys that detach from the container")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
@@ -461,22 +467,31 @@ func runAttach(g *globals, args []string) error {
 	if len(pos) != 1 {
 		return usageError{"requires exactly 1 argument"}
 	}
+	keys, err := parseDetachKeys(*detachKeys)
+	if err != nil {
+		return usageError{err.Error()}
+	}
 	c, err := g.client()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	ctx := context.Background()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	st, err := c.Containers().Attach(c.Context(ctx))
 	if err != nil {
 		return err
 	}
 	o := client.IO{Stdout: os.Stdout, Stderr: os.Stderr}
 	if !*noStdin {
-		o.Stdin = os.Stdin
+		o.Stdin = &detachReader{r: os.Stdin, keys: keys, detach: cancel}
 	}
 	ex, err := client.StreamIO(st, &berthv1.IORequest{Id: pos[0], Attach: true, Stdin: !*noStdin}, o)
 	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintf(os.Stderr, "read escape sequence: detached from %s, it keeps running\n", pos[0])
+			return nil
+		}
 		return err
 	}
 	c.Close()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -36,6 +35,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 // createFlags are the flags run and create share.
 type createFlags struct {
 	detach, interactive, tty, rm, readOnly, privileged, init bool
+	detachKeys                                               string
 	name, network, restart, user, workdir, entrypoint, memory, memorySwap, cpus, pidsLimit,
 	runtime, hostname, stopSignal, stopTimeout, shmSize, cpusetCpus, cpuShares string
 	env, envFile, volumes, mounts, tmpfs, publish, capAdd, capDrop, ulimits, sysctls, securityOpt, labels, dns, addHost, groupAdd listFlag
@@ -47,6 +47,7 @@ func (f *createFlags) register(fs *flag.FlagSet, run bool) {
 		fs.BoolVar(&f.detach, "d", false, "run in the background and print the container ID")
 		fs.BoolVar(&f.detach, "detach", false, "run in the background and print the container ID")
 		fs.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
+		fs.StringVar(&f.detachKeys, "detach-keys", defaultDetachKeys, "keys that detach from the container's terminal")
 	} else {
 		fs.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
 	}
@@ -332,6 +333,10 @@ func runRun(g *globals, args []string) error {
 	if err != nil {
 		return err
 	}
+	keys, err := parseDetachKeys(f.detachKeys)
+	if err != nil {
+		return usageError{err.Error()}
+	}
 	c, err := g.client()
 	if err != nil {
 		return err
@@ -349,7 +354,7 @@ func runRun(g *globals, args []string) error {
 		fmt.Println(id)
 		return nil
 	}
-	code, err := attachedStart(ctx, c, id, f.interactive, f.tty)
+	code, err := attachedStart(ctx, c, id, f.interactive, f.tty, keys)
 	if err != nil {
 		return err
 	}
@@ -403,12 +408,12 @@ func terminalIO(stdin, tty bool) (client.IO, func()) {
 
 // attachedStart starts (or attaches to) a container with the terminal's
 // stdio and returns its exit code.
-func attachedStart(ctx context.Context, c *client.Client, id string, stdin, tty bool) (int, error) {
+func attachedStart(ctx context.Context, c *client.Client, id string, stdin, tty bool, detachKeys []byte) (int, error) {
 	o, restore := terminalIO(stdin, tty)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if stdin && tty && o.Stdin != nil {
-		o.Stdin = &detachReader{r: o.Stdin, detach: cancel}
+		o.Stdin = &detachReader{r: o.Stdin, keys: detachKeys, detach: cancel}
 	}
 	ex, err := c.StartContainer(ctx, id, true, stdin, o)
 	restore()
@@ -423,39 +428,6 @@ func attachedStart(ctx context.Context, c *client.Client, id string, stdin, tty 
 		fmt.Fprintf(os.Stderr, "berth: container %s: %s\n", shortID(id), ex.Reason)
 	}
 	return ex.Code, nil
-}
-
-// detachReader passes stdin through until docker's detach keys, ctrl-p
-// ctrl-q, then calls detach and never returns data again.
-type detachReader struct {
-	r      io.Reader
-	detach func()
-	prevP  bool
-	done   bool
-}
-
-func (d *detachReader) Read(p []byte) (int, error) {
-	if d.done {
-		select {} // the stream is being torn down
-	}
-	n, err := d.r.Read(p)
-	for i := 0; i < n; i++ {
-		switch {
-		case d.prevP && p[i] == 0x11:
-			d.done = true
-			d.detach()
-			keep := i - 1
-			if keep < 0 {
-				keep = 0
-			}
-			return keep, nil
-		case p[i] == 0x10:
-			d.prevP = true
-		default:
-			d.prevP = false
-		}
-	}
-	return n, err
 }
 
 func shortID(id string) string {

@@ -33,28 +33,34 @@ func TestRunTerminal(t *testing.T) {
 	if out := inPty(berth + ` exec -it ttyhost sh -c "stty size"`); !strings.Contains(out, "31 101") {
 		t.Fatalf("exec -it: %q", out)
 	}
-	// ctrl-p ctrl-q detaches; the container keeps running with its stdin open.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, script, "-qec", berth+" run -it --name detached --network none busybox sh", "/dev/null")
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
+	// ctrl-p ctrl-q detaches (or the keys of --detach-keys); the container
+	// keeps running with its stdin open.
+	detach := func(name, flags string, keys []byte) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, script, "-qec", berth+" run -it "+flags+" --name "+name+" --network none busybox sh", "/dev/null")
+		in, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, 20*time.Second, "the container to run", func() bool { return d.States(t)[name] == "running" })
+		time.Sleep(500 * time.Millisecond) // the local terminal is raw by now
+		in.Write(keys)
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("berth run -it %s after the detach keys %q: %v", flags, keys, err)
+		}
+		in.Close()
+		time.Sleep(300 * time.Millisecond)
+		if s := d.States(t)[name]; s != "running" {
+			t.Fatalf("%s after detaching: %s, want running", name, s)
+		}
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 20*time.Second, "the container to run", func() bool { return d.States(t)["detached"] == "running" })
-	time.Sleep(500 * time.Millisecond) // the local terminal is raw by now
-	in.Write([]byte{0x10, 0x11})
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("berth run -it after ctrl-p ctrl-q: %v", err)
-	}
-	in.Close()
-	time.Sleep(300 * time.Millisecond)
-	if s := d.States(t)["detached"]; s != "running" {
-		t.Fatalf("after detaching: %s, want running", s)
-	}
-	d.Berth("rm", "-f", "ttyhost", "detached")
+	detach("detached", "", []byte{0x10, 0x11})
+	detach("detached2", "--detach-keys ctrl-x,x", []byte{0x10, 0x18, 'x'})
+	d.Berth("rm", "-f", "ttyhost", "detached", "detached2")
 	d.RequireClean(t)
 }
