@@ -106,25 +106,14 @@ func waitForward(pid int, sigs chan os.Signal) int {
 }
 
 // waitExit waits for pid (our child) to exit and reaps it. It waits on a
-// pidfd in Go's network poller where the kernel has pidfds, so that no
+// pidfd in Go's poller where the kernel has pidfds (see exitOf), so that no
 // thread sits in wait4 (which keeps the Go runtime's monitor thread polling).
 func waitExit(pid int) unix.WaitStatus {
-	var ws unix.WaitStatus
-	if fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK); err == nil {
-		f := os.NewFile(uintptr(fd), "pidfd")
-		defer f.Close()
-		if rc, err := f.SyscallConn(); err == nil {
-			var werr error
-			rerr := rc.Read(func(uintptr) bool {
-				var wpid int
-				wpid, werr = unix.Wait4(pid, &ws, unix.WNOHANG, nil)
-				return werr != unix.EINTR && (werr != nil || wpid == pid)
-			})
-			if rerr == nil && werr == nil {
-				return ws
-			}
-		}
+	if exited, stop := exitOf(pid); exited != nil {
+		<-exited
+		stop()
 	}
+	var ws unix.WaitStatus
 	for {
 		_, err := unix.Wait4(pid, &ws, 0, nil)
 		if err == unix.EINTR {
