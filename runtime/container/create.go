@@ -86,6 +86,9 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	if !proc0.Terminal && o.ConsoleSocket != "" {
 		return nil, fmt.Errorf("--console-socket given but process.terminal is false: %w", errdefs.ErrInvalidArgument)
 	}
+	if err := checkBindSources(s, bundle); err != nil {
+		return nil, err
+	}
 	phase("spec loaded")
 	boot, err := bootstrapFor(s)
 	if err != nil {
@@ -271,6 +274,34 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 // loadSpec loads and validates bundle/config.json. A configuration without a
 // process is valid for create (the runtime spec requires process only at
 // start): everything else in it is still validated.
+// checkBindSources fails create, before anything exists, when a bind
+// mount's source is missing (init would find it so only after the
+// namespaces, cgroups and the first mounts were made). Sources are host paths
+// (relative: to the bundle); in a mount namespace joined by path they are
+// that namespace's, and init checks them there.
+func checkBindSources(s *specs.Spec, bundle string) error {
+	if s.Linux != nil {
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.MountNamespace && ns.Path != "" {
+				return nil
+			}
+		}
+	}
+	for i, m := range s.Mounts {
+		if !spec.IsBind(m) {
+			continue
+		}
+		src := m.Source
+		if !filepath.IsAbs(src) {
+			src = filepath.Join(bundle, src)
+		}
+		if _, err := os.Stat(src); errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("mounts[%d].source: %s does not exist: %w", i, m.Source, errdefs.ErrInvalidArgument)
+		}
+	}
+	return nil
+}
+
 func loadSpec(bundle string) (*specs.Spec, []byte, error) {
 	s, raw, _, err := spec.LoadDocument(bundle)
 	if err == nil || !strings.Contains(err.Error(), "process: missing") {

@@ -74,10 +74,10 @@ func badCases() []badCase {
 		{name: "bad-mount-destination", edit: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "", Type: "tmpfs", Source: "tmpfs"})
 		}, want: []string{"mounts[", "destination"}},
-		// Failures late in create, after cgroups, namespaces and mounts exist.
 		{name: "bind-source-missing", cmd: "run", edit: func(s *specs.Spec) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: "/nonexistent-berth-source", Options: []string{"rbind"}})
-		}, want: []string{"mounts[", "/nonexistent-berth-source"}},
+		}, want: []string{"mounts[", ".source", "/nonexistent-berth-source", "does not exist"}},
+		// Failures late in create, after cgroups, namespaces and mounts exist.
 		{name: "sysctl-unknown", cmd: "run", edit: func(s *specs.Spec) {
 			s.Linux.Sysctl = map[string]string{"net.ipv4.not_a_sysctl": "1"}
 		}, want: []string{"linux.sysctl", "net.ipv4.not_a_sysctl"}},
