@@ -271,9 +271,6 @@ func (r *Runtime) Create(o CreateOpts) (*Created, error) {
 	return c, nil
 }
 
-// loadSpec loads and validates bundle/config.json. A configuration without a
-// process is valid for create (the runtime spec requires process only at
-// start): everything else in it is still validated.
 // checkBindSources fails create, before anything exists, when a bind
 // mount's source is missing (init would find it so only after the
 // namespaces, cgroups and the first mounts were made). Sources are host paths
@@ -302,6 +299,10 @@ func checkBindSources(s *specs.Spec, bundle string) error {
 	return nil
 }
 
+// loadSpec loads and validates bundle/config.json. A configuration without a
+// process is valid for create (the runtime spec requires process only at
+// start): everything else in it is still validated. It also returns
+// config.json's content.
 func loadSpec(bundle string) (*specs.Spec, []byte, error) {
 	s, raw, _, err := spec.LoadDocument(bundle)
 	if err == nil || !strings.Contains(err.Error(), "process: missing") {

@@ -80,9 +80,6 @@ func (r *Runtime) Events(id string, interval time.Duration, emit func(*Event) er
 				oomC = nil // the cgroup is gone: the container has stopped
 				continue
 			}
-			if n, err := m.OOMKillCount(); err == nil {
-				lastOOM = max(lastOOM, n)
-			}
 			if err := oom(); err != nil {
 				return err
 			}

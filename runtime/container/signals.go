@@ -14,9 +14,9 @@ import (
 // its signal-mask thread (two or more thread switches), so catching all 60-odd
 // signals up front cost more CPU than the rest of a short `run` together. The
 // catcher therefore takes the signals that would otherwise end the runtime at
-// once, before the container exists, and
-// the rest only once the container has lived for lateSignalsAfter; a signal of
-// the second kind that arrives earlier is ignored, not forwarded.
+// once, before the container exists, and the rest only once the container has
+// lived for lateSignalsAfter; a signal of the second kind that arrives earlier
+// is ignored, not forwarded.
 //
 // The catcher is process-wide and never stopped: the runtime's command line
 // exits once run or exec returns, and a signal that arrives after that is

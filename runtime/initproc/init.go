@@ -55,11 +55,10 @@ func run(sync *os.File) error {
 	if err != nil {
 		return fmt.Errorf("init: read config: %w", err)
 	}
-	cfgp, err := DecodeConfig(b)
+	cfg, err := DecodeConfig(b)
 	if err != nil {
 		return fmt.Errorf("init: decode config: %w", err)
 	}
-	cfg := *cfgp
 	if cfg.Process == nil && cfg.Kind != KindCreate {
 		return fmt.Errorf("process: missing: %w", errdefs.ErrInvalidArgument)
 	}
@@ -74,9 +73,9 @@ func run(sync *os.File) error {
 	_, _ = unix.Setsid()
 	switch cfg.Kind {
 	case KindCreate:
-		return runCreate(&cfg, sync)
+		return runCreate(cfg, sync)
 	case KindExec:
-		return runExec(&cfg, sync)
+		return runExec(cfg, sync)
 	}
 	return fmt.Errorf("init: unknown kind %q", cfg.Kind)
 }

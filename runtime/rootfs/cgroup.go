@@ -252,13 +252,7 @@ func (r *Rootfs) mountCgroup(dest string, m specs.Mount, o spec.MountOptions) er
 		// An older kernel, or a flag locked by a user namespace: one
 		// remount per mount, as below.
 		for _, sub := range subs {
-			nfd, err := r.reopen(sub)
-			if err != nil {
-				return err
-			}
-			err = r.bindRemount(nfd, flags)
-			unix.Close(nfd)
-			if err != nil {
+			if err := r.remountAt(sub, flags); err != nil {
 				return fmt.Errorf("%s: %w", sub, err)
 			}
 		}
@@ -342,12 +336,17 @@ func (r *Rootfs) mountHierarchy(tfd int, dest string, h cgroupHierarchy, cgroupn
 		return fmt.Errorf("bind %s at %s: %w", src, dest, err)
 	}
 	if flags != 0 {
-		nfd, err := r.reopen(dest)
-		if err != nil {
-			return err
-		}
-		defer unix.Close(nfd)
-		return r.bindRemount(nfd, flags)
+		return r.remountAt(dest, flags)
 	}
 	return nil
+}
+
+// remountAt applies flags to the mount now at dest (a bind remount).
+func (r *Rootfs) remountAt(dest string, flags uintptr) error {
+	nfd, err := r.reopen(dest)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(nfd)
+	return r.bindRemount(nfd, flags)
 }

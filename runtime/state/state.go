@@ -60,9 +60,6 @@ const stateFormat = 2
 func (st *State) SetSpec(s *specs.Spec, raw []byte) {
 	st.config = s
 	st.RawConfig = raw
-	if s != nil {
-		st.Hooks = s.Hooks
-	}
 }
 
 // Spec returns the container's configuration, decoding it on first use; nil
